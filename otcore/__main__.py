@@ -1,0 +1,3 @@
+from otcore.cli import main
+
+raise SystemExit(main())
