@@ -1,0 +1,115 @@
+"""End-to-end fixtures: a real ``streamlit run app.py`` on a free localhost port with its own
+data dir, and a headless Chromium page driven by Playwright (Debian's chromium binary)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("OTSTUDIO_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture()
+def streamlit_data_dir(tmp_path: Path) -> Path:
+    """The data dir the app under test uses (populate it through otcore before or after start)."""
+    root = tmp_path / "app-data"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture()
+def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
+    """Base URL of ``streamlit run app.py`` serving on a free localhost port."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(
+        OTSTUDIO_DATA_DIR=str(streamlit_data_dir),
+        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+        PYTHONUNBUFFERED="1",
+    )
+    env.pop("OTSTUDIO_DATABASE_URL", None)
+    log = open(streamlit_data_dir / "streamlit.log", "wb")  # noqa: SIM115 - closed in teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.close()
+            pytest.fail("streamlit did not start:\n" + (streamlit_data_dir / "streamlit.log").read_text()[-3000:])
+        time.sleep(0.3)
+    try:
+        yield url
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        # the app starts a background worker in its own session; stop it through its pid file
+        for pid_file in streamlit_data_dir.rglob("worker*.pid"):
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
+            except (ValueError, ProcessLookupError, PermissionError):
+                pass
+        log.close()
+
+
+@pytest.fixture()
+def page(streamlit_server: str):
+    """A Playwright page in headless Chromium, at the app's URL."""
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no chromium binary here (make test installs Debian's chromium when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        pg.goto(streamlit_server)
+        try:
+            yield pg
+        finally:
+            context.close()
+            browser.close()
