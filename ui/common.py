@@ -1,0 +1,56 @@
+"""Shared page helpers: cached settings/store and the current project.
+
+Every page reuses these so one app process opens the store once::
+
+    from ui.common import get_settings, get_store, current_project_id
+
+    store = get_store()
+    project_id = current_project_id(store)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from otcore.settings import Settings, load_settings
+
+__all__ = ["get_settings", "get_store", "current_project_id", "PROJECT_KEY"]
+
+#: ``st.session_state`` key holding the selected project id (set by the app's project selector).
+PROJECT_KEY = "project_id"
+
+
+def get_settings() -> Settings:
+    """Settings resolved from the environment (``OTSTUDIO_*``); cheap, not cached on purpose
+    so a test that changes ``OTSTUDIO_DATA_DIR`` between runs sees the new value."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(database_url: str, data_dir: str) -> Any:
+    from otcore.store import Store
+
+    return Store.from_settings(load_settings(data_dir))
+
+
+def get_store() -> Any:
+    """The process-wide :class:`otcore.store.Store` for the current settings (one per database URL)."""
+    settings = get_settings()
+    return _open_store(settings.database_url, str(settings.data_dir))
+
+
+def current_project_id(store: Any | None = None) -> int | None:
+    """The project chosen in the app's selector (``st.session_state["project_id"]``),
+    else the first project in the store, else ``None`` (no project yet).
+
+    A stale id (project deleted) falls back to the first project too.
+    """
+    store = store if store is not None else get_store()
+    projects = list(store.list_projects())
+    ids = [p.id for p in projects]
+    chosen = st.session_state.get(PROJECT_KEY)
+    if chosen is not None and chosen in ids:
+        return int(chosen)
+    return int(ids[0]) if ids else None
