@@ -1,4 +1,33 @@
+"""Inspect: why the engine proposed what it did, per video — transport plans of the
+few-shot model, phases found without labels, alignment between videos."""
+
 import streamlit as st
 
+from ui.common import current_project_id, get_settings, get_store
+
+settings = get_settings()
+store = get_store()
+project_id = current_project_id(store)
+
 st.title("Inspect")
-st.info("This page is being built: see the project's open issues.")
+if project_id is None:
+    st.info("No project yet: create one in the sidebar.")
+    st.stop()
+project = store.get_project(project_id)
+videos = store.list_videos(project_id)
+if not videos:
+    st.info("This project has no videos yet: add some on the Videos page.")
+    st.stop()
+names = {v.id: v.filename for v in videos}
+video_id = st.selectbox("Video", list(names), format_func=lambda i: names[i], key="inspect_video")
+video = store.get_video(video_id)
+
+fewshot_tab, phases_tab = st.tabs(["Few-shot model (transport plans)", "Phases, alignment, foreground"])
+with fewshot_tab:
+    from ui import inspect_fewshot
+
+    inspect_fewshot.render(store, settings, project, video)
+with phases_tab:
+    from ui import inspect_phases
+
+    inspect_phases.render(store, settings, project, video)
