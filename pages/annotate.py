@@ -1,4 +1,114 @@
+"""Annotate: the video and its timeline together; mark, adjust, split, merge, delete, relabel,
+accept/reject proposals, undo/redo. Every edit goes through the store's edit log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
 import streamlit as st
 
+from otcore.store import EditLog
+from ui.common import current_project_id, get_store
+from ui.timeline import SHORTCUTS, render_timeline, video_frame_times
+
 st.title("Annotate")
-st.info("This page is being built: see the project's open issues.")
+
+store = get_store()
+project_id = current_project_id(store)
+if project_id is None:
+    st.info("No project yet: create one and add videos on the **Videos** page.")
+    st.stop()
+project = store.get_project(project_id)
+log = EditLog(store)
+
+videos = store.list_videos(project_id)
+if not videos:
+    st.info(f"Project **{project.name}** has no videos yet: add some on the **Videos** page.")
+    st.stop()
+
+by_id = {v.id: v for v in videos}
+if st.session_state.get("annotate_video") not in by_id:
+    st.session_state["annotate_video"] = videos[0].id
+top = st.columns([3, 1, 1, 2])
+video_id = top[0].selectbox(
+    "Video", options=list(by_id), format_func=lambda i: f"{by_id[i].filename}  (#{i})", key="annotate_video",
+)
+video = by_id[video_id]
+if top[1].button("↶ Undo", key="annotate_undo", disabled=not log.can_undo(video.id), width="stretch"):
+    st.session_state["annotate_page_msg"] = "undone" if log.undo(video.id) else "nothing to undo"
+if top[2].button("↷ Redo", key="annotate_redo", disabled=not log.can_redo(video.id), width="stretch"):
+    st.session_state["annotate_page_msg"] = "redone" if log.redo(video.id) else "nothing to redo"
+fps_txt = f"{video.fps:.3f} fps" if video.fps else "fps unknown"
+dur_txt = f"{video.duration:.3f} s" if video.duration else "duration unknown"
+top[3].caption(f"{project.name} · {dur_txt} · {fps_txt} · {video.n_frames or '?'} frames · status {video.status}")
+if msg := st.session_state.pop("annotate_page_msg", None):
+    st.toast(msg)
+if video.status in ("error", "failed"):
+    st.warning(f"This video could not be processed: {video.error or 'unknown error'}")
+
+labels = store.list_labels(project_id)
+with st.expander("Labels", expanded=not labels):
+    with st.form("annotate_add_label", clear_on_submit=True, border=False):
+        c = st.columns([3, 1, 1])
+        name = c[0].text_input("New label", key="annotate_label_name", placeholder="e.g. jump")
+        color = c[1].color_picker("Colour", key="annotate_label_color", value="#4C78A8")
+        c[2].markdown("&nbsp;")
+        if c[2].form_submit_button("Add label"):
+            if name.strip():
+                store.ensure_label(project_id, name.strip(), color)
+                st.rerun()
+            else:
+                st.error("A label needs a name.")
+    if labels:
+        st.caption("Keys 1–9 choose the active label in the timeline, in this order.")
+        st.dataframe(
+            pd.DataFrame([{"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color} for i, lab in enumerate(labels)]),
+            hide_index=True, width="stretch",
+        )
+
+results = render_timeline(store, log, video, key=f"timeline-{video.id}")
+for r in results:
+    if not r.ok:
+        st.error(r.message)
+
+segments = log.segments(video.id)
+times = video_frame_times(store, video)
+st.subheader(f"Segments ({len(segments)})")
+if segments:
+    starts = np.asarray([s.start for s in segments])
+    ends = np.asarray([s.end for s in segments])
+    first = np.searchsorted(times, starts + 1e-6, side="right") - 1
+    last = np.searchsorted(times, ends - 1e-6, side="right") - 1
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "id": [s.id for s in segments],
+                "label": [s.label for s in segments],
+                "start (s)": starts.round(3),
+                "end (s)": ends.round(3),
+                "duration (s)": (ends - starts).round(3),
+                "first frame": first,
+                "last frame": last,
+                "source": [s.source for s in segments],
+                "score": [s.score for s in segments],
+            }
+        ),
+        hide_index=True, width="stretch",
+    )
+else:
+    st.caption("No segments yet: press **i** at the start and **o** at the end of an action.")
+
+st.subheader("Keyboard shortcuts")
+st.caption("Click the timeline once so it has the keyboard focus (a blue outline shows it).")
+st.table(pd.DataFrame(SHORTCUTS, columns=["key", "action"]))
+
+with st.expander("Edit history"):
+    hist = log.history(video.id, limit=50)
+    if hist:
+        st.dataframe(
+            pd.DataFrame([{"id": e.id, "op": e.op, "state": e.state, "user": e.user, "when": e.created_at,
+                           "segments": ", ".join(map(str, e.segment_ids))} for e in hist]),
+            hide_index=True, width="stretch",
+        )
+    else:
+        st.caption("No edits yet.")
