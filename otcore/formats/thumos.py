@@ -1,0 +1,96 @@
+"""THUMOS'14-style per-class text files (seconds).
+
+One file per class, one instance per line ``video start end``; the class is the file name
+(``HighJump.txt``, or the official ``HighJump_test.txt`` / ``HighJump_val.txt``, whose
+``_test``/``_val`` suffix is dropped). Sample line of ``HighJump_test.txt``::
+
+    video_test_0000188 14.0 17.7
+
+Read a folder (every ``*.txt`` below it except ``readme``) or one file; written into a
+folder, one ``<label><suffix>.txt`` per label.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from otcore.formats.base import RawData, RawSegment, ReadContext, fmt_seconds, parse_float
+from otcore.formats.model import AnnotationSet, FormatError
+
+__all__ = ["read_thumos", "write_thumos", "label_from_filename", "looks_like_thumos_line"]
+
+_SUFFIX = re.compile(r"_(test|val|validation|train)$", re.IGNORECASE)
+
+
+def label_from_filename(path: Path) -> str:
+    """Class name of a THUMOS file: the stem without a ``_test``/``_val`` suffix."""
+    return _SUFFIX.sub("", Path(path).stem)
+
+
+def looks_like_thumos_line(line: str) -> bool:
+    """True for ``name start end`` with two numbers."""
+    parts = line.split()
+    if len(parts) != 3:
+        return False
+    try:
+        float(parts[1]), float(parts[2])
+    except ValueError:
+        return False
+    return True
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p for p in path.rglob("*.txt") if p.is_file() and not p.name.lower().startswith("readme")
+        )
+    return [path]
+
+
+def read_thumos(path: Path, ctx: ReadContext, **_: Any) -> RawData:
+    """Read one THUMOS class file or a folder of them into raw records (seconds)."""
+    path = Path(path)
+    files = _files(path)
+    if not files:
+        raise FormatError(f"no THUMOS .txt files in {path}")
+    raw = RawData()
+    for f in files:
+        label = label_from_filename(f)
+        rel = f.relative_to(path) if path.is_dir() else Path(f.name)
+        for n, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            parts = line.split()
+            where = f"{rel}:{n}"
+            if len(parts) != 3:
+                raw.bad(where, f"expected 'video start end', got {line.strip()!r}", label=label)
+                continue
+            try:
+                start, end = parse_float(parts[1]), parse_float(parts[2])
+            except ValueError:
+                raw.bad(where, f"times are not numbers: {line.strip()!r}", video=parts[0], label=label)
+                continue
+            raw.add(RawSegment(parts[0], label, start, end, where=where))
+    return raw
+
+
+def write_thumos(annotations: AnnotationSet, path: Path, *, suffix: str = "", **_: Any) -> list[Path]:
+    """Write ``<label><suffix>.txt`` files (``video start end`` lines) into the folder ``path``."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    lines: dict[str, list[str]] = {}
+    for video, va in annotations.items():
+        if any(c.isspace() for c in video):
+            raise FormatError(f"THUMOS lines are space-separated: video name {video!r} contains a space")
+        for s in va.segments:
+            lines.setdefault(s.label, []).append(f"{video} {fmt_seconds(s.start)} {fmt_seconds(s.end)}")
+    out = []
+    for label in sorted(lines):
+        if "/" in label or "\\" in label:
+            raise FormatError(f"label {label!r} cannot be a file name")
+        p = folder / f"{label}{suffix}.txt"
+        p.write_text("\n".join(lines[label]) + "\n", encoding="utf-8")
+        out.append(p)
+    return out
