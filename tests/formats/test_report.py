@@ -1,0 +1,99 @@
+"""The import report: every row not imported is listed with its reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from otcore.formats import (
+    MALFORMED,
+    OUTSIDE_VIDEO,
+    UNKNOWN_LABEL,
+    UNKNOWN_VIDEO,
+    FormatError,
+    VideoMeta,
+    read,
+)
+from otcore.types import Segment
+
+CSV = """video,label,start,end,score,source
+a.mp4,Jump,1.0,2.0,,manual
+a.mp4,Jump,oops,2.0,,
+a.mp4,Jump,3.0,3.0,,
+a.mp4,,1.0,2.0,,
+a.mp4,Dance,1.0,2.0,,
+b.mp4,Jump,1.0,2.0,,
+a.mp4,Jump,8.0,12.0,,
+a.mp4,Jump,9.0,10.04,0.5,predicted
+"""
+
+
+def test_csv_bad_rows_are_reported(tmp_path: Path):
+    p = tmp_path / "x.csv"
+    p.write_text(CSV)
+    ann, rep = read(p, known_videos={"a.mp4": VideoMeta(duration=10.0, fps=25.0)}, known_labels={"Jump"})
+    assert rep.imported == 2 and rep.clipped == 1
+    assert ann["a.mp4"].segments == [Segment("Jump", 1.0, 2.0), Segment("Jump", 9.0, 10.0, 0.5)]
+    assert ann["a.mp4"].sources == ["manual", "predicted"]
+    by_reason = {}
+    for item in rep.skipped:
+        by_reason.setdefault(item.reason, []).append(item)
+    assert {k: len(v) for k, v in by_reason.items()} == {
+        MALFORMED: 3,
+        UNKNOWN_LABEL: 1,
+        UNKNOWN_VIDEO: 1,
+        OUTSIDE_VIDEO: 1,
+    }
+    assert sorted(i.where for i in by_reason[MALFORMED]) == ["line 3", "line 4", "line 5"]
+    assert by_reason[UNKNOWN_VIDEO][0].video == "b.mp4"
+    assert by_reason[UNKNOWN_LABEL][0].label == "Dance"
+    assert by_reason[OUTSIDE_VIDEO][0].where == "line 8"
+    text = rep.summary()
+    assert "imported 2 segments" in text and "label not in project: 1" in text and "line 8" in text
+
+
+def test_outside_policies(tmp_path: Path):
+    p = tmp_path / "x.csv"
+    p.write_text("video,label,start,end\na,J,8,12\na,J,11,13\n")
+    known = {"a": VideoMeta(duration=10.0)}
+    _, rep = read(p, known_videos=known)
+    assert rep.imported == 0 and rep.counts() == {OUTSIDE_VIDEO: 2}
+    ann, rep = read(p, known_videos=known, on_outside="clip")
+    assert ann["a"].segments == [Segment("J", 8, 10)] and rep.counts() == {OUTSIDE_VIDEO: 1}
+    ann, rep = read(p, known_videos=known, on_outside="keep")
+    assert len(ann["a"].segments) == 2 and not rep.skipped
+    ann, rep = read(p, known_videos=known, tolerance=2.5)
+    assert ann["a"].segments == [Segment("J", 8, 10)] and rep.clipped == 1
+
+
+def test_thumos_malformed_lines(tmp_path: Path):
+    p = tmp_path / "Jump.txt"
+    p.write_text("v1 1.0 2.0\nv1 1.0\nv1 x 2\n\nv2 5 4\n")
+    ann, rep = read(p, "thumos")
+    assert ann["v1"].segments == [Segment("Jump", 1.0, 2.0)]
+    assert rep.counts() == {MALFORMED: 3}
+    assert sorted(i.where for i in rep.skipped) == ["Jump.txt:2", "Jump.txt:3", "Jump.txt:5"]
+
+
+def test_unknown_video_without_segments_is_reported(tmp_path: Path):
+    p = tmp_path / "a.json"
+    p.write_text('{"database": {"v1": {"duration": 5, "annotations": []}}}')
+    ann, rep = read(p, known_videos=["v2"])
+    assert ann == {} and rep.counts() == {UNKNOWN_VIDEO: 1}
+
+
+def test_errors(tmp_path: Path):
+    with pytest.raises(FormatError):
+        read(tmp_path / "missing.json")
+    p = tmp_path / "x.json"
+    p.write_text('{"foo": 1}')
+    with pytest.raises(FormatError):
+        read(p)
+    p.write_text("not json")
+    with pytest.raises(FormatError):
+        read(p, "activitynet")
+    q = tmp_path / "y.csv"
+    q.write_text("a,b\n1,2\n")
+    with pytest.raises(FormatError, match="header"):
+        read(q)
