@@ -269,7 +269,10 @@ def demo_main(argv: list[str]) -> int:
 
 
 def ensure_worker(settings: Settings) -> Any:
-    """Make sure a background worker serves this data dir (start one if none is alive)."""
+    """Make sure a background worker serves this data dir (start one if none is alive).
+    ``OTSTUDIO_NO_WORKER=1`` turns this off (page tests that run jobs themselves)."""
+    if os.environ.get("OTSTUDIO_NO_WORKER", "").strip() not in ("", "0"):
+        return None
     from otcore.jobs.worker import ensure_worker as _ensure
 
     return _ensure(settings)

@@ -3,6 +3,7 @@ data dir, and a headless Chromium page driven by Playwright (Debian's chromium b
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -86,10 +87,11 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
         # the app starts a background worker in its own session; stop it through its pid file
-        for pid_file in streamlit_data_dir.rglob("worker*.pid"):
+        pid_file = streamlit_data_dir / "worker.pid"
+        if pid_file.is_file():
             try:
-                os.kill(int(pid_file.read_text().split()[0]), signal.SIGTERM)
-            except (ValueError, ProcessLookupError, PermissionError):
+                os.kill(int(json.loads(pid_file.read_text())["pid"]), signal.SIGTERM)
+            except (ValueError, KeyError, ProcessLookupError, PermissionError):
                 pass
         log.close()
 
