@@ -1,0 +1,283 @@
+"""The job queue: jobs are rows of the ``job`` table.
+
+Life cycle: ``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``.
+
+* :func:`submit` writes a queued row; :func:`claim_next` moves the oldest queued row to
+  running for one worker with a conditional ``UPDATE ... WHERE status = 'queued'`` whose
+  row count tells whether this worker won the race (portable: SQLite and PostgreSQL).
+* The worker writes ``progress``, ``message`` and ``heartbeat_at`` while it runs
+  (:class:`otcore.jobs.context.JobContext`), then :func:`finish`, :func:`fail` or
+  :func:`mark_cancelled`. Those only change a row still ``running`` for that worker.
+* :func:`reap_stale` marks running jobs failed whose heartbeat is older than the timeout,
+  or whose worker process is gone on this host (pid no longer alive), with the message
+  ``"worker stopped while running: ..."``; inputs and annotations are untouched.
+  :func:`get_job` and :func:`list_jobs` reap first, so a page finds such a job failed on
+  its next look.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from otcore.store.api import JobInfo, NotFoundError, Store, StoreError, _job
+from otcore.store.models import Job, Project, utcnow
+
+__all__ = [
+    "submit",
+    "get_job",
+    "list_jobs",
+    "request_cancel",
+    "is_cancel_requested",
+    "claim_next",
+    "heartbeat",
+    "finish",
+    "fail",
+    "mark_cancelled",
+    "reap_stale",
+    "pid_alive",
+    "hostname",
+    "stale_timeout",
+    "DEFAULT_STALE_SECONDS",
+]
+
+#: A running job whose heartbeat is older than this is failed (override: ``OTSTUDIO_JOB_STALE_SECONDS``).
+DEFAULT_STALE_SECONDS = 60.0
+
+
+def stale_timeout() -> float:
+    """Seconds without heartbeat after which a running job counts as dead."""
+    try:
+        return float(os.environ.get("OTSTUDIO_JOB_STALE_SECONDS", DEFAULT_STALE_SECONDS))
+    except ValueError:
+        return DEFAULT_STALE_SECONDS
+
+
+def hostname() -> str:
+    """This machine's name, recorded with each claimed job."""
+    return socket.gethostname()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists on this host and is not a zombie."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a killed child not yet waited for is a zombie: it is dead for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            state = fh.read().rsplit(")", 1)[-1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def _json_safe(value: Any, what: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} must be JSON-serialisable: {exc}") from exc
+
+
+def submit(store: Store, kind: str, params: dict[str, Any] | None = None, project_id: int | None = None) -> int:
+    """Queue a job of ``kind`` with JSON-able ``params``; returns its id."""
+    params = _json_safe(dict(params or {}), "job params")
+    with store.write() as s:
+        if project_id is not None and s.get(Project, project_id) is None:
+            raise NotFoundError(f"no project with id {project_id}")
+        row = Job(kind=kind, params=params, project_id=project_id, status="queued", progress=0.0, message="queued",
+                  cancel_requested=False, created_at=utcnow())
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def get_job(store: Store, job_id: int, reap: bool = True) -> JobInfo:
+    """The job ``job_id`` (stale running jobs are reaped first); :class:`NotFoundError` if absent."""
+    if reap:
+        reap_stale(store)
+    with store.read() as s:
+        row = s.get(Job, job_id)
+        if row is None:
+            raise NotFoundError(f"no job with id {job_id}")
+        return _job(row)
+
+
+def list_jobs(
+    store: Store,
+    project_id: int | None = None,
+    kind: str | None = None,
+    status: str | list[str] | tuple[str, ...] | None = None,
+    limit: int | None = 200,
+    reap: bool = True,
+) -> list[JobInfo]:
+    """Jobs, newest first, optionally filtered by project, kind and status (stale ones reaped first)."""
+    if reap:
+        reap_stale(store)
+    with store.read() as s:
+        q = select(Job)
+        if project_id is not None:
+            q = q.where(Job.project_id == project_id)
+        if kind is not None:
+            q = q.where(Job.kind == kind)
+        if status is not None:
+            q = q.where(Job.status.in_([status] if isinstance(status, str) else list(status)))
+        q = q.order_by(Job.id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        return [_job(r) for r in s.scalars(q)]
+
+
+def request_cancel(store: Store, job_id: int) -> JobInfo:
+    """Cancel a job: a queued job is cancelled at once; a running job gets ``cancel_requested``
+    and stops at its next check between steps; a finished job is left as it is."""
+    with store.write() as s:
+        row = s.get(Job, job_id)
+        if row is None:
+            raise NotFoundError(f"no job with id {job_id}")
+        now = utcnow()
+        if row.status == "queued":
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(status="cancelled", cancel_requested=True, message="cancelled before it started",
+                        finished_at=now)
+            )
+        elif row.status == "running":
+            s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True))
+    return get_job(store, job_id, reap=False)
+
+
+def is_cancel_requested(store: Store, job_id: int) -> bool:
+    """True when someone asked to cancel the job."""
+    with store.read() as s:
+        return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+
+
+def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> JobInfo | None:
+    """Atomically claim the oldest queued job (of ``kinds`` if given) for ``worker_id``.
+
+    Candidates are read, then each is claimed with ``UPDATE job SET status='running' ...
+    WHERE id = :id AND status = 'queued'``; a row count of 1 means this worker won it, 0 that
+    another worker was faster (try the next). Returns the claimed job or None.
+    """
+    pid, host = os.getpid(), hostname()
+    for _ in range(5):
+        with store.read() as s:
+            q = select(Job.id).where(Job.status == "queued")
+            if kinds is not None:
+                q = q.where(Job.kind.in_(list(kinds)))
+            candidates = list(s.scalars(q.order_by(Job.id).limit(10)))
+        if not candidates:
+            return None
+        for job_id in candidates:
+            now = utcnow()
+            with store.write() as s:
+                res = s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.status == "queued")
+                    .values(status="running", worker_id=worker_id, worker_pid=pid, worker_host=host,
+                            started_at=now, heartbeat_at=now, progress=0.0, message="started")
+                    .execution_options(synchronize_session=False)
+                )
+                won = res.rowcount == 1
+            if won:
+                return get_job(store, job_id, reap=False)
+    return None
+
+
+def heartbeat(
+    store: Store,
+    job_id: int,
+    worker_id: str | None = None,
+    progress: float | None = None,
+    message: str | None = None,
+) -> bool:
+    """Write the heartbeat (and progress/message if given) of a running job. Returns whether
+    the row was still running (for this worker); False means it was reaped or finished."""
+    values: dict[str, Any] = {"heartbeat_at": utcnow()}
+    if progress is not None:
+        values["progress"] = min(max(float(progress), 0.0), 1.0)
+    if message is not None:
+        values["message"] = str(message)
+    with store.write() as s:
+        q = update(Job).where(Job.id == job_id, Job.status == "running")
+        if worker_id is not None:
+            q = q.where(Job.worker_id == worker_id)
+        return s.execute(q.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _finish(store: Store, job_id: int, worker_id: str | None, **values: Any) -> bool:
+    values.setdefault("finished_at", utcnow())
+    with store.write() as s:
+        q = update(Job).where(Job.id == job_id, Job.status == "running")
+        if worker_id is not None:
+            q = q.where(Job.worker_id == worker_id)
+        return s.execute(q.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def finish(store: Store, job_id: int, result: dict[str, Any] | None = None, worker_id: str | None = None,
+           message: str = "done") -> bool:
+    """Mark a running job done with its JSON-able ``result``; False if it was no longer running."""
+    result = _json_safe(dict(result or {}), "job result")
+    return _finish(store, job_id, worker_id, status="done", progress=1.0, result=result, message=message,
+                   heartbeat_at=utcnow())
+
+
+def fail(store: Store, job_id: int, message: str, error: str | None = None, worker_id: str | None = None) -> bool:
+    """Mark a running job failed with a message (and traceback text in ``error``)."""
+    return _finish(store, job_id, worker_id, status="failed", message=message, error=error or message)
+
+
+def mark_cancelled(store: Store, job_id: int, message: str = "cancelled", worker_id: str | None = None) -> bool:
+    """Mark a running job cancelled (after it stopped at a cancel check)."""
+    return _finish(store, job_id, worker_id, status="cancelled", message=message)
+
+
+def reap_stale(store: Store, timeout: float | None = None, now: datetime | None = None) -> list[int]:
+    """Fail running jobs whose worker stopped: heartbeat older than ``timeout`` seconds
+    (default :func:`stale_timeout`), or worker pid gone on this host. Returns their ids."""
+    timeout = stale_timeout() if timeout is None else float(timeout)
+    now = now or utcnow()
+    host = hostname()
+    with store.read() as s:
+        running = list(s.scalars(select(Job).where(Job.status == "running")))
+    reaped = []
+    for job in running:
+        reason = None
+        if job.worker_host == host and job.worker_pid is not None and not pid_alive(job.worker_pid):
+            reason = f"worker process {job.worker_pid} is gone"
+        elif job.heartbeat_at is None or now - job.heartbeat_at > timedelta(seconds=timeout):
+            last = "never" if job.heartbeat_at is None else f"{(now - job.heartbeat_at).total_seconds():.0f}s ago"
+            reason = f"no heartbeat for more than {timeout:.0f}s (last {last})"
+        if reason is None:
+            continue
+        msg = (
+            f"worker stopped while running: {reason} (at {job.progress:.0%}: {job.message or '-'}); "
+            "inputs and annotations are unchanged, submit the job again"
+        )
+        with store.write() as s:
+            q = update(Job).where(Job.id == job.id, Job.status == "running")
+            if job.heartbeat_at is None:
+                q = q.where(Job.heartbeat_at.is_(None))
+            else:
+                q = q.where(Job.heartbeat_at == job.heartbeat_at)
+            res = s.execute(
+                q.values(status="failed", message=msg, error=msg, finished_at=now).execution_options(
+                    synchronize_session=False
+                )
+            )
+            if res.rowcount == 1:
+                reaped.append(job.id)
+    return reaped

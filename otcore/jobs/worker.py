@@ -1,0 +1,308 @@
+"""The worker process: claims queued jobs and runs them (``otstudio worker``).
+
+``run_worker(settings)`` loops: reap stale jobs, claim the oldest queued job, run it with a
+:class:`~otcore.jobs.context.JobContext` (heartbeat thread, progress, cancel checks), record
+the outcome, repeat; with ``once=True`` it returns as soon as the queue is empty (drain
+mode). Several workers may run against one database: claiming is atomic.
+
+Liveness: a worker holds an exclusive ``flock`` on ``<data dir>/worker.lock`` for its
+lifetime (released by the kernel even when the process is killed) and writes its pid to
+``<data dir>/worker.pid``. :func:`worker_alive` tries that lock; :func:`ensure_worker`
+(what the app calls) starts a detached ``python -m otcore worker --exclusive`` when no worker
+holds it. An ``--exclusive`` worker that finds the lock taken exits at once, so two app
+processes racing to start a worker leave exactly one running. Where ``fcntl`` is missing
+(Windows) the pid file alone is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from otcore.jobs import queue
+from otcore.jobs.context import JobCancelled, JobContext, WorkerStopping
+from otcore.jobs.registry import UnknownJobKind, resolve
+from otcore.settings import Settings, load_settings
+from otcore.store.api import JobInfo, Store
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "run_worker",
+    "run_job",
+    "main",
+    "start_worker_process",
+    "ensure_worker",
+    "worker_alive",
+    "LOCK_FILE",
+    "PID_FILE",
+    "LOG_FILE",
+]
+
+LOCK_FILE = "worker.lock"
+PID_FILE = "worker.pid"
+LOG_FILE = "logs/worker.log"
+
+log = logging.getLogger("otcore.jobs.worker")
+
+
+def _new_worker_id() -> str:
+    return f"{queue.hostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+# ---------------------------------------------------------------------------- liveness
+
+
+@contextlib.contextmanager
+def _liveness_lock(data_dir: Path, worker_id: str) -> Iterator[bool]:
+    """Hold the data dir's worker lock if free; yields whether this worker got it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows: pid file only
+        _write_pid_file(data_dir, worker_id)
+        yield True
+        return
+    fh: IO[str] = open(data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held for the worker's lifetime
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        _write_pid_file(data_dir, worker_id)
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(OSError):
+                pid = json.loads((data_dir / PID_FILE).read_text()).get("pid")
+                if pid == os.getpid():
+                    (data_dir / PID_FILE).unlink()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+def _write_pid_file(data_dir: Path, worker_id: str) -> None:
+    info = {"pid": os.getpid(), "host": queue.hostname(), "worker_id": worker_id}
+    tmp = data_dir / f".{PID_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(info))
+    tmp.replace(data_dir / PID_FILE)
+
+
+def worker_alive(settings: Settings) -> bool:
+    """True when a worker process holds this data dir's worker lock (or, without ``fcntl``,
+    when the pid in ``worker.pid`` is alive)."""
+    data_dir = settings.data_dir
+    if fcntl is None:  # pragma: no cover - Windows
+        try:
+            pid = int(json.loads((data_dir / PID_FILE).read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return False
+        return queue.pid_alive(pid)
+    path = data_dir / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+# ---------------------------------------------------------------------------- running jobs
+
+
+def run_job(
+    store: Store,
+    settings: Settings | None,
+    job: JobInfo,
+    worker_id: str,
+    stop_event: threading.Event | None = None,
+    heartbeat_interval: float = 2.0,
+) -> str:
+    """Run one claimed job to its end and record the outcome; returns the final status
+    (``done``, ``failed`` or ``cancelled``). Exceptions of the job never escape (except
+    KeyboardInterrupt/SystemExit, after the job is marked failed)."""
+    ctx = JobContext(store, settings, job.id, worker_id, heartbeat_interval=heartbeat_interval,
+                     stop_event=stop_event)
+    try:
+        fn = resolve(job.kind)
+    except UnknownJobKind as exc:
+        queue.fail(store, job.id, str(exc), worker_id=worker_id)
+        return "failed"
+    except Exception as exc:  # noqa: BLE001 - the job kind's module failed to import
+        queue.fail(store, job.id, f"cannot load job kind {job.kind!r}: {type(exc).__name__}: {exc}",
+                   error=traceback.format_exc(), worker_id=worker_id)
+        return "failed"
+    ctx.start_heartbeat()
+    outcome: tuple[str, Any, str | None]
+    try:
+        ctx.check_cancelled()
+        result = fn(ctx, dict(job.params))
+        outcome = ("done", result, None)
+    except WorkerStopping:
+        outcome = ("failed", "worker stopped while running: the worker was shut down; "
+                   "inputs and annotations are unchanged, submit the job again", None)
+    except JobCancelled:
+        outcome = ("cancelled", "cancelled", None)
+    except (KeyboardInterrupt, SystemExit):
+        ctx.stop_heartbeat()
+        queue.fail(store, job.id, "worker stopped while running: interrupted", worker_id=worker_id)
+        raise
+    except Exception as exc:  # noqa: BLE001 - any job error is recorded on the job
+        outcome = ("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    finally:
+        ctx.stop_heartbeat()
+    status, payload, tb = outcome
+    if status == "done":
+        if payload is None:
+            payload = {}
+        elif not isinstance(payload, dict):
+            payload = {"value": payload}
+        try:
+            queue.finish(store, job.id, payload, worker_id=worker_id)
+        except Exception as exc:  # noqa: BLE001 - e.g. a result that is not JSON-able
+            queue.fail(store, job.id, f"job result could not be stored: {exc}", worker_id=worker_id)
+            return "failed"
+        return "done"
+    if status == "cancelled":
+        queue.mark_cancelled(store, job.id, f"cancelled at {ctx.fraction:.0%}", worker_id=worker_id)
+        return "cancelled"
+    queue.fail(store, job.id, str(payload), error=tb, worker_id=worker_id)
+    return "failed"
+
+
+def run_worker(
+    settings: Settings,
+    once: bool = False,
+    poll: float = 0.5,
+    stop_event: threading.Event | None = None,
+    *,
+    store: Store | None = None,
+    worker_id: str | None = None,
+    kinds: list[str] | None = None,
+    heartbeat_interval: float = 2.0,
+    exclusive: bool = False,
+) -> int:
+    """Claim and run jobs until ``stop_event`` is set (or, with ``once``, until the queue is
+    empty). Returns the number of jobs run. ``exclusive``: return at once (0) when another
+    worker already holds this data dir's worker lock."""
+    stop_event = stop_event or threading.Event()
+    own_store = store is None
+    worker_id = worker_id or _new_worker_id()
+    n = 0
+    with _liveness_lock(settings.data_dir, worker_id) as got_lock:
+        if exclusive and not got_lock:
+            log.info("another worker holds %s; exiting", settings.data_dir / LOCK_FILE)
+            return 0
+        store = store or Store.from_settings(settings)
+        log.info("worker %s started on %s", worker_id, store)
+        try:
+            while not stop_event.is_set():
+                try:
+                    queue.reap_stale(store)
+                    job = queue.claim_next(store, worker_id, kinds=kinds)
+                except Exception:  # noqa: BLE001 - e.g. database briefly locked: retry later
+                    log.exception("could not claim a job")
+                    job = None
+                    if once:
+                        raise
+                if job is None:
+                    if once:
+                        break
+                    stop_event.wait(poll)
+                    continue
+                log.info("job %s (%s) claimed", job.id, job.kind)
+                status = run_job(store, settings, job, worker_id, stop_event, heartbeat_interval)
+                log.info("job %s (%s) %s", job.id, job.kind, status)
+                n += 1
+        finally:
+            if own_store:
+                store.close()
+    return n
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def start_worker_process(settings: Settings, *, exclusive: bool = True, log_path: Path | None = None,
+                         extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a detached ``python -m otcore worker`` for ``settings`` (its own session, output
+    appended to ``<data dir>/logs/worker.log``); returns the Popen handle."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_path or settings.data_dir / LOG_FILE
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["OTSTUDIO_DATA_DIR"] = str(settings.data_dir)
+    env["OTSTUDIO_DATABASE_URL"] = settings.database_url
+    env["OTSTUDIO_CLIP_MODEL"] = settings.clip_model
+    env["OTSTUDIO_CLIP_PRETRAINED"] = settings.clip_pretrained
+    env["OTSTUDIO_MAX_UPLOAD_MB"] = str(settings.max_upload_mb)
+    if settings.clip_weights_file:
+        env["OTSTUDIO_CLIP_WEIGHTS"] = str(settings.clip_weights_file)
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", "otcore", "worker", "--data-dir", str(settings.data_dir)]
+    if exclusive:
+        cmd.append("--exclusive")
+    cmd += list(extra_args or [])
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+
+
+def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start a worker process unless one is alive for this data dir; returns the new process
+    or None when one was already running."""
+    if worker_alive(settings):
+        return None
+    return start_worker_process(settings, exclusive=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``otstudio worker [--once] [--data-dir D] [--poll S] [--exclusive]``: run the job worker."""
+    parser = argparse.ArgumentParser(prog="otstudio worker", description="Run the background job worker.")
+    parser.add_argument("--once", action="store_true", help="run queued jobs until the queue is empty, then exit")
+    parser.add_argument("--data-dir", default=None, help="data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)")
+    parser.add_argument("--poll", type=float, default=0.5, help="seconds between looks at an empty queue")
+    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats of a running job")
+    parser.add_argument("--exclusive", action="store_true",
+                        help="exit at once if another worker already serves this data dir")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = load_settings(args.data_dir)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: stopping after the current step", signum)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    n = run_worker(settings, once=args.once, poll=args.poll, stop_event=stop,
+                   heartbeat_interval=args.heartbeat, exclusive=args.exclusive)
+    print(f"otstudio worker: ran {n} job(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
