@@ -176,13 +176,19 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def _short(err: BaseException, p: Path) -> str:
+    """First line of a backend error, without the full path, bounded in length."""
+    text = str(err).strip().replace(str(p), p.name)
+    text = text.splitlines()[0] if text else type(err).__name__
+    return text[:160]
+
+
 def _classify(p: Path, errors: dict[str, BaseException]) -> VideoError:
     """Turn backend exceptions into one user-facing VideoError."""
     for err in errors.values():
         if isinstance(err, VideoError):
             return err
-    detail = "; ".join(f"{b}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__}"
-                       for b, e in errors.items())
+    detail = "; ".join(f"{b}: {_short(e, p)}" for b, e in errors.items())
     kind = _container_kind(p)
     if kind is None:
         return NotAVideo(
@@ -204,6 +210,15 @@ def _is_image_container(name: str) -> bool:
 # --------------------------------------------------------------------------- PyAV backend
 
 
+def _codec_name(stream: Any) -> str:
+    """Canonical codec name (``av1`` rather than the decoder's ``libdav1d``)."""
+    try:
+        codec = stream.codec_context.codec
+        return str(getattr(codec, "canonical_name", None) or codec.name)
+    except Exception:
+        return ""
+
+
 def _pyav_header(p: Path) -> dict[str, Any]:
     """Container/stream header info via PyAV (no decoding). Raises on unreadable files."""
     import av
@@ -220,7 +235,7 @@ def _pyav_header(p: Path) -> dict[str, Any]:
             dur = float(s.duration * s.time_base)
         rate = s.average_rate or s.guessed_rate or s.base_rate
         return {
-            "codec": s.codec_context.name if s.codec_context else "",
+            "codec": _codec_name(s),
             "container": fmt,
             "frames": int(s.frames or 0),
             "stream_duration": dur,

@@ -203,7 +203,9 @@ def _how_to_fix(model: str, pretrained: str | None, cfg: dict[str, Any]) -> str:
         )
     if cfg.get("url"):
         lines.append(f"  - or download {cfg['url']} and use it as the weights file;")
-    lines.append(f"  - or allow network access (unset {OFFLINE_ENV}/HF_HUB_OFFLINE) so the weights can be downloaded.")
+    lines.append(
+        f"  - or allow network access (unset {OFFLINE_ENV}/HF_HUB_OFFLINE) so the weights can be downloaded."
+    )
     return "\n".join(lines)
 
 
@@ -308,32 +310,40 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return _SHA_MEMO[key]
 
 
+def _is_torchscript(path: Path) -> bool:
+    """OpenAI's original CLIP .pt files are TorchScript archives (a zip with code/ and constants.pkl)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return any(n.endswith("constants.pkl") or "/code/" in n for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def _load_weights_into(model: torch.nn.Module, path: Path) -> None:
     """Load a state-dict file (open_clip/OpenAI formats; OpenAI's TorchScript .pt too)."""
-    from open_clip.factory import load_checkpoint
+    from open_clip.factory import convert_state_dict, load_checkpoint
 
+    if _is_torchscript(path):
+        try:
+            sd = torch.jit.load(str(path), map_location="cpu").state_dict()
+            for key in ("input_resolution", "context_length", "vocab_size"):
+                sd.pop(key, None)
+            model.load_state_dict(convert_state_dict(model, sd), strict=True)
+            return
+        except Exception as e:
+            raise WeightsNotFound(
+                f"weights file {path} does not match the model architecture or cannot be read: "
+                f"{str(e).splitlines()[0][:300]}"
+            ) from e
     try:
         load_checkpoint(model, str(path), strict=True, weights_only=True)
-        return
-    except RuntimeError as e:
-        if "size mismatch" in str(e) or "Missing key" in str(e) or "Unexpected key" in str(e):
-            raise WeightsNotFound(
-                f"weights file {path} does not match the model architecture: {str(e).splitlines()[0][:300]}"
-            ) from e
-        first_error: Exception = e
-    except Exception as e:  # e.g. a TorchScript archive refused by weights_only loading
-        first_error = e
-    try:
-        jit = torch.jit.load(str(path), map_location="cpu")
-    except Exception:
-        raise WeightsNotFound(f"could not read weights file {path}: {first_error}") from first_error
-    sd = jit.state_dict()
-    for key in ("input_resolution", "context_length", "vocab_size"):
-        sd.pop(key, None)
-    from open_clip.factory import convert_state_dict
-
-    sd = convert_state_dict(model, sd)
-    model.load_state_dict(sd, strict=True)
+    except Exception as e:
+        raise WeightsNotFound(
+            f"weights file {path} does not match the model architecture or cannot be read "
+            f"(is it for another model?): {str(e).splitlines()[0][:300]}"
+        ) from e
 
 
 class _DropRandomInitWarning(logging.Filter):
@@ -513,4 +523,3 @@ def load_clip(
     tokenizer = open_clip.get_tokenizer(config_name)
     log.info("loaded %s from %s", model_id, resolved.source if resolved else "random init")
     return ClipEncoder(net, tokenizer, model_id, weights_id, device=dev, preprocess_cfg=preprocess_cfg)
-

@@ -296,7 +296,13 @@ def extract_cached(
             progress(1.0, "features already extracted (cache)")
         return hit, cache.path_for(key), True
     feats = extract_features(
-        path, encoder, fps=fps, batch=batch, progress=progress, check_cancelled=check_cancelled, backend=backend
+        path,
+        encoder,
+        fps=fps,
+        batch=batch,
+        progress=progress,
+        check_cancelled=check_cancelled,
+        backend=backend,
     )
     return feats, cache.put(sha, feats, encoder.weights_id), False
 
@@ -333,9 +339,7 @@ def load_features_file(
     elif suffix == ".npz":
         with np.load(p, allow_pickle=False) as z:
             names = list(z.files)
-            key = "features" if "features" in names else next(
-                (n for n in names if z[n].ndim == 2), None
-            )
+            key = "features" if "features" in names else next((n for n in names if z[n].ndim == 2), None)
             if key is None:
                 raise ValueError(f"{p.name}: no 2-D array in the npz (arrays: {names})")
             arr = z[key]
