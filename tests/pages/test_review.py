@@ -1,0 +1,114 @@
+"""Review & Export page through AppTest: uncertainty order, accept/reject/adjust, export, import report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # the ui package sits at the repository root
+    sys.path.insert(0, str(REPO))
+
+from otcore.settings import load_settings  # noqa: E402
+from otcore.store import EditLog, Store  # noqa: E402
+from otcore.types import Segment  # noqa: E402
+
+PAGE = str(REPO / "pages" / "review.py")
+
+
+@pytest.fixture()
+def seeded(data_dir: Path):
+    store = Store.from_settings(load_settings(data_dir))
+    project = store.create_project("demo")
+    np.save(data_dir / "ft.npy", np.arange(250) / 25.0)
+    v1 = store.add_video(project.id, "a.mp4", "videos/a.mp4", "a" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy")
+    v2 = store.add_video(project.id, "b.mp4", "videos/b.mp4", "b" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy")
+    store.ensure_label(project.id, "jump")
+    store.ensure_label(project.id, "run")
+    log = EditLog(store)
+    log.add_segment(v1.id, "jump", 0.0, 1.0)
+    p1 = log.replace_predictions(v1.id, [Segment("jump", 2.0, 3.0, 0.9), Segment("run", 4.0, 5.0, 0.6)], "t")
+    p2 = log.replace_predictions(v2.id, [Segment("run", 1.0, 2.0, 0.3), Segment("jump", 6.0, 7.0, 0.5)], "t")
+    yield store, project, (v1, v2), (p1, p2)
+    store.close()
+
+
+def _app(project_id: int) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["project_id"] = project_id
+    return at.run()
+
+
+def test_proposals_lowest_confidence_first_and_next_video(seeded):
+    store, project, (v1, v2), _ = seeded
+    at = _app(project.id)
+    assert not at.exception, at.exception
+    assert "Review next: b.mp4" in at.success[0].value
+    table = next(d.value for d in at.dataframe if "uncertainty" in d.value.columns)
+    assert list(table["score"]) == [0.3, 0.5, 0.6, 0.9]
+    assert at.selectbox(key="review_pick").value == int(table["id"].iloc[0])
+
+
+def test_accept_reject_adjust(seeded):
+    store, project, (v1, v2), (p1, p2) = seeded
+    log = EditLog(store)
+    at = _app(project.id)
+    at.button(key="review_accept").click().run()  # the least certain: run [1, 2) on b.mp4
+    assert not at.exception, at.exception
+    assert {(s.label, s.source) for s in log.segments(v2.id)} == {("run", "corrected"), ("jump", "predicted")}
+    assert at.selectbox(key="review_pick").value == p2[1]  # next least certain
+    at.button(key="review_reject").click().run()
+    assert [s.label for s in log.segments(v2.id)] == ["run"]
+    pick = at.selectbox(key="review_pick").value
+    assert pick == p1[1]
+    at.number_input(key=f"review_start_{pick}").set_value(4.013)
+    at.number_input(key=f"review_end_{pick}").set_value(5.51)
+    at.button(key="review_adjust").click().run()
+    assert not at.exception, at.exception
+    seg = log.get_segment(pick)
+    assert seg.source == "corrected"  # an adjusted proposal is a person's segment now
+    assert (seg.start, seg.end) == (pytest.approx(4.0), pytest.approx(5.52))  # snapped to 1/25 s frames
+
+
+def test_export_csv_and_import_report(seeded, tmp_path: Path):
+    store, project, (v1, v2), _ = seeded
+    at = _app(project.id)
+    at.selectbox(key="export_format").set_value("csv").run()
+    at.button(key="export_prepare").click().run()
+    assert not at.exception, at.exception
+    bundle = at.session_state["export_bundle"]
+    assert bundle.filename.endswith(".csv")
+    rows = list(csv.DictReader(io.StringIO(bundle.data.decode())))
+    assert [(r["label"], float(r["start"]), float(r["end"]), r["source"]) for r in rows] == [("jump", 0.0, 1.0, "manual")]
+
+    # every format exports without error
+    for fmt in ("activitynet", "thumos", "frames", "labelstudio", "eaf", "vtt"):
+        at.selectbox(key="export_format").set_value(fmt).run()
+        at.button(key="export_prepare").click().run()
+        assert not at.exception and not at.error, (fmt, [e.value for e in at.error])
+        assert at.session_state["export_bundle"].data
+
+    from ui.review import import_upload
+
+    text = ("video,label,start,end\n"
+            "b.mp4,jump,3.0,4.0\n"      # ok
+            "c.mp4,jump,1.0,2.0\n"      # unknown video
+            "b.mp4,swim,1.0,2.0\n"      # label not in project
+            "b.mp4,run,20.0,30.0\n")    # outside the video
+    report = import_upload(store, project.id, "ann.csv", text.encode())
+    assert report.imported == 1
+    reasons = sorted(s.reason for s in report.skipped)
+    assert reasons == ["label not in project", "times outside the video", "unknown video"]
+    # and through the page, the report is shown with its reasons
+    at.session_state["import_report"] = report
+    at.run()
+    assert not at.exception
+    assert any("skipped 3" in w.value for w in at.warning)
+    md = " ".join(m.value for m in at.markdown)
+    assert "unknown video" in md and "label not in project" in md and "times outside the video" in md

@@ -1,0 +1,118 @@
+"""Export/import glue for the Review & Export page (no streamlit: testable on its own).
+
+Export writes through :func:`otcore.formats.cli.export_from_store` into a temporary folder
+and hands back one downloadable file (the file itself, or a ``.zip`` when the format writes
+several files: THUMOS per class, per-frame files per video, ...). Import saves an upload
+(a file, or a ``.zip`` of a folder) to a temporary folder and runs
+:func:`otcore.formats.cli.import_into_store`, returning its :class:`ImportReport`.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ExportBundle", "EXPORT_FORMATS", "export_bundle", "import_upload", "report_rows"]
+
+#: format -> (file name suffix for a single-file export, what it is)
+EXPORT_FORMATS: dict[str, tuple[str, str]] = {
+    "activitynet": (".json", "ActivityNet-style JSON, seconds"),
+    "thumos": ("", "THUMOS-style per-class txt (video start end), seconds"),
+    "csv": (".csv", "CSV: video, label, start, end, score, source (seconds)"),
+    "frames": ("", "per-frame label files (Breakfast/50Salads style) at a chosen fps"),
+    "labelstudio": (".json", "Label Studio JSON (TimelineLabels, frames at the real fps)"),
+    "eaf": ("", "ELAN .eaf per video (milliseconds)"),
+    "vtt": ("", "WebVTT per video"),
+}
+
+
+@dataclass(frozen=True)
+class ExportBundle:
+    """One downloadable export: ``data`` named ``filename`` (``mime``), made of ``files``."""
+
+    filename: str
+    data: bytes
+    mime: str
+    files: tuple[str, ...]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "project"
+
+
+def export_bundle(
+    store: Any, project_id: int, fmt: str, *, sources: Sequence[str] | None = None, fps: float | None = None,
+    **opts: Any,
+) -> ExportBundle:
+    """Export the project's active segments (only ``sources`` if given) in ``fmt``."""
+    from otcore.formats.cli import export_from_store
+
+    project = store.get_project(project_id)
+    if project is None:
+        raise LookupError(f"no project with id {project_id}")
+    suffix = EXPORT_FORMATS.get(fmt, ("", ""))[0]
+    base = f"{_slug(project.name)}_{fmt}"
+    with tempfile.TemporaryDirectory(prefix="otstudio-export-") as tmp:
+        out = Path(tmp) / (base + suffix if suffix else base)
+        written = [Path(p) for p in export_from_store(store, project.name, out, fmt, sources=sources, fps=fps, **opts)]
+        files = [p for p in written if p.is_file()]
+        if len(files) == 1 and suffix:
+            f = files[0]
+            mime = "application/json" if f.suffix == ".json" else "text/csv" if f.suffix == ".csv" else "text/plain"
+            return ExportBundle(f.name, f.read_bytes(), mime, (f.name,))
+        buf = io.BytesIO()
+        root = out if out.is_dir() else Path(tmp)
+        names = []
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in sorted(files):
+                arc = f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name
+                zf.write(f, f"{base}/{arc}")
+                names.append(f"{base}/{arc}")
+        return ExportBundle(f"{base}.zip", buf.getvalue(), "application/zip", tuple(names))
+
+
+def import_upload(
+    store: Any, project_id: int, filename: str, data: bytes, *, fmt: str = "auto", fps: float | None = None,
+    create_videos: bool = False, strict_labels: bool = True, source: str = "manual",
+) -> Any:
+    """Import an uploaded annotation file (or a ``.zip`` of a folder) into the project;
+    returns the :class:`otcore.formats.ImportReport` (imported count and every skipped item
+    with its reason: unknown video, label not in project, times outside the video, ...)."""
+    from otcore.formats.cli import import_into_store
+
+    project = store.get_project(project_id)
+    if project is None:
+        raise LookupError(f"no project with id {project_id}")
+    safe = Path(filename).name or "upload"
+    with tempfile.TemporaryDirectory(prefix="otstudio-import-") as tmp:
+        target = Path(tmp) / safe
+        target.write_bytes(data)
+        if safe.lower().endswith(".zip"):
+            folder = Path(tmp) / "unzipped"
+            with zipfile.ZipFile(target) as zf:
+                for member in zf.infolist():
+                    dest = (folder / member.filename).resolve()
+                    if not dest.is_relative_to(folder.resolve()):
+                        raise ValueError(f"unsafe path in zip: {member.filename}")
+                zf.extractall(folder)
+            entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+            target = entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
+        return import_into_store(
+            store, target, project.name, fmt, fps=fps, create_videos=create_videos,
+            strict_labels=strict_labels, source=source, user="import",
+        )
+
+
+def report_rows(report: Any) -> list[dict[str, Any]]:
+    """The skipped items of an import report as table rows."""
+    return [
+        {"reason": s.reason, "video": s.video, "label": s.label, "start": s.start, "end": s.end,
+         "where": s.where, "detail": s.detail}
+        for s in report.skipped
+    ]
