@@ -113,6 +113,7 @@ with review_tab:
 # ------------------------------------------------------------------------------------ export
 with export_tab:
     fmt = st.selectbox("Format", options=list(EXPORT_FORMATS), key="export_format",
+                       index=list(EXPORT_FORMATS).index("csv"),
                        format_func=lambda f: f"{f} — {EXPORT_FORMATS[f][1]}")
     sources = st.multiselect("Segments to export", options=["manual", "corrected", "predicted"],
                              default=["manual", "corrected"], key="export_sources",

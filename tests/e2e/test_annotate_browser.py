@@ -1,0 +1,109 @@
+"""The timeline in headless Chromium against ``streamlit run app.py``: mark a segment with the
+keyboard on a real video, reload, see it, undo/redo, export CSV and check the times to one frame."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+VIDEO = "v_GGSY1Qvo990.mp4"  # real ActivityNet sample, H.264, 19.62 fps (not a round rate)
+IN_FRAME, OUT_FRAME = 20, 57
+
+
+@pytest.fixture()
+def seeded(streamlit_data_dir: Path, shared_data: Path):
+    """A project with one real video and one label, written before the app starts."""
+    from otcore import service
+    from otcore.settings import load_settings
+
+    settings = load_settings(streamlit_data_dir)
+    store = service.open_store(settings)
+    project = store.create_project("e2e")
+    added = service.add_video(store, settings, project.id, shared_data / "videos" / VIDEO, extract=False)
+    store.ensure_label(project.id, "lift", "#e45756")
+    times = store.frame_times(added.video.id)
+    assert times is not None and len(times) > OUT_FRAME
+    store.close()
+    return np.asarray(times), added.video
+
+
+def _timeline(page):
+    return page.frame_locator('iframe[title*="timeline"]')
+
+
+def _wait_segments(page, n: int) -> None:
+    page.get_by_text(f"Segments ({n})", exact=True).wait_for(timeout=30_000)
+
+
+def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
+    times, video = seeded
+    fps = video.fps
+    page.goto(f"{streamlit_server}/annotate")
+    tl = _timeline(page)
+    canvas = tl.locator("#timeline")
+    canvas.wait_for(timeout=60_000)
+    # the <video> streams from the media server (not from Python memory) and becomes playable
+    src = tl.locator("#video").evaluate("v => v.currentSrc")
+    assert re.match(r"http://127\.0\.0\.1:\d+/v/[\w-]+/", src), src
+    page.wait_for_function(
+        "() => { const f = document.querySelector('iframe[title*=timeline]');"
+        " const v = f && f.contentDocument && f.contentDocument.getElementById('video');"
+        " return v && v.readyState >= 2; }", timeout=30_000)
+
+    # keyboard: focus the component, go to frame IN_FRAME, mark in, step to OUT_FRAME, mark out
+    canvas.click(position={"x": 60, "y": 40})  # lane header: focuses, chooses the label, no seek
+    page.keyboard.press("Home")
+    for _ in range(IN_FRAME):
+        page.keyboard.press("ArrowRight")
+    assert f"frame {IN_FRAME} /" in tl.locator("#clock").inner_text()
+    page.keyboard.press("i")
+    for _ in range(OUT_FRAME - IN_FRAME):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("o")
+    _wait_segments(page, 1)
+    expect = (float(times[IN_FRAME]), float(times[OUT_FRAME]))
+
+    # reload: the segment is in the store, the page and the component show it
+    page.reload()
+    _wait_segments(page, 1)
+    tl = _timeline(page)
+    page.wait_for_function(
+        "() => { const f = document.querySelector('iframe[title*=timeline]');"
+        " const c = f && f.contentDocument && f.contentDocument.getElementById('timeline');"
+        " return c && c.dataset.segments === '1'; }", timeout=30_000)
+
+    # undo with the keyboard (persisted log), then redo
+    tl.locator("#timeline").click(position={"x": 60, "y": 40})
+    page.keyboard.press("Control+z")
+    _wait_segments(page, 0)
+    page.keyboard.press("Control+Shift+z")
+    _wait_segments(page, 1)
+
+    # export CSV from Review & Export and check the times to one frame
+    page.goto(f"{streamlit_server}/review")
+    page.get_by_role("tab", name="Export").click()
+    page.get_by_role("button", name="Prepare export").click()
+    with page.expect_download(timeout=30_000) as dl:
+        page.get_by_role("button", name=re.compile(r"Download .*\.csv")).click()
+    rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert row["label"] == "lift" and row["source"] == "manual"
+    assert abs(float(row["start"]) - expect[0]) <= 1.0 / fps + 1e-6
+    assert abs(float(row["end"]) - expect[1]) <= 1.0 / fps + 1e-6
+    # in fact exactly on the real frame starts the keys pointed at (no fps rounding anywhere)
+    assert float(row["start"]) == pytest.approx(expect[0], abs=1e-3)
+    assert float(row["end"]) == pytest.approx(expect[1], abs=1e-3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-v"]))
