@@ -33,7 +33,6 @@ __all__ = [
     "RawSegment",
     "RawData",
     "ReadContext",
-    "OutsidePolicy",
     "assemble",
     "normalize_known_videos",
     "match_video",
