@@ -82,7 +82,7 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"video {video_id} does not exist (deleted?)")
     fps = float(params.get("fps") or 2.0)
     model = params.get("model") or settings.clip_model
-    pretrained = params["pretrained"] if "pretrained" in params else settings.clip_pretrained
+    pretrained = params.get("pretrained", settings.clip_pretrained)
     if isinstance(pretrained, str) and pretrained.lower() in ("", "none"):
         pretrained = None
     weights_file = params.get("weights_file") or settings.clip_weights_file
