@@ -86,7 +86,7 @@ def import_into_store(
     fps: float | None = None,
     create_videos: bool = True,
     strict_labels: bool = False,
-    source: str = "manual",
+    source: str | None = None,
     on_outside: str = "skip",
     user: str = "import",
     **opts: Any,
@@ -96,11 +96,13 @@ def import_into_store(
     Videos are matched by file name (``v_x`` in the file matches a stored ``v_x.mp4`` and vice
     versa). Unmatched videos get a placeholder row when ``create_videos`` (else they are skipped
     as unknown). ``strict_labels`` skips labels the project does not have yet (otherwise they are
-    created). Each segment keeps the file's source when it has one (CSV), else ``source``.
+    created). ``source`` (``manual``/``predicted``/``corrected``) sets the source of every
+    imported segment; when ``None`` a segment keeps the file's source (CSV, Label Studio
+    predictions), else ``manual``. Scores are kept.
     """
     from otcore.store import EditError, EditLog
 
-    if source not in SOURCES:
+    if source is not None and source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
     proj = store.ensure_project(project)
     videos = _known(store, proj.id)
@@ -151,8 +153,8 @@ def import_into_store(
                     SkippedItem(ALREADY_PRESENT, video=name, label=seg.label, start=seg.start, end=seg.end)
                 )
                 continue
-            src = va.source_of(i)
-            by_source.setdefault(src if src in SOURCES else source, []).append(seg)
+            src = source or va.source_of(i)
+            by_source.setdefault(src if src in SOURCES else "manual", []).append(seg)
         for src, segs in by_source.items():
             try:
                 ids = log.add_segments(video.id, segs, source=src, merge_overlaps=False, method="import")
@@ -220,7 +222,12 @@ def _import_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--background", default=None, help="background label of per-frame files (default: background)"
     )
-    p.add_argument("--source", default="manual", choices=list(SOURCES), help="source of imported segments")
+    p.add_argument(
+        "--source",
+        default=None,
+        choices=list(SOURCES),
+        help="source of all imported segments (default: the file's, else manual)",
+    )
     p.add_argument(
         "--on-outside", default="skip", choices=["skip", "clip", "keep"], help="segments beyond the video"
     )
