@@ -178,7 +178,9 @@ def edit_score(pred: LabelsOrSet, gt: LabelsOrSet, ignore: Iterable[int] = ()) -
     return float(np.mean([_edit_one(p, g, ignore) for p, g in zip(preds, gts)]))
 
 
-def _f1_counts(p: np.ndarray, g: np.ndarray, overlap: float, ignore: Iterable[int]) -> tuple[int, int, int]:
+def _f1_counts(
+    p: np.ndarray, g: np.ndarray, overlap: float, ignore: Iterable[int], matching: str
+) -> tuple[int, int, int]:
     ps = labels_to_segments(p, ignore)
     gs = labels_to_segments(g, ignore)
     if not gs:
@@ -191,9 +193,10 @@ def _f1_counts(p: np.ndarray, g: np.ndarray, overlap: float, ignore: Iterable[in
     for lab, st, en in ps:
         inter = np.minimum(en, g_en) - np.maximum(st, g_st)
         uni = np.maximum(en, g_en) - np.minimum(st, g_st)
-        iou = np.where((g_lab == lab) & ~hit, inter / uni, -np.inf)
+        allowed = (g_lab == lab) & ~hit if matching == "unmatched" else (g_lab == lab)
+        iou = np.where(allowed, inter / uni, -np.inf)
         j = int(np.argmax(iou))
-        if iou[j] >= overlap:
+        if iou[j] >= overlap and not hit[j]:
             tp += 1
             hit[j] = True
         else:
@@ -201,24 +204,33 @@ def _f1_counts(p: np.ndarray, g: np.ndarray, overlap: float, ignore: Iterable[in
     return tp, fp, int(np.count_nonzero(~hit))
 
 
-def f1_at(pred: LabelsOrSet, gt: LabelsOrSet, overlap: float, ignore: Iterable[int] = ()) -> float:
+def f1_at(
+    pred: LabelsOrSet,
+    gt: LabelsOrSet,
+    overlap: float,
+    ignore: Iterable[int] = (),
+    matching: Literal["unmatched", "mstcn"] = "unmatched",
+) -> float:
     """Segmental F1@τ in **percent** (τ = ``overlap`` in (0, 1], e.g. 0.1, 0.25, 0.5).
 
     Predicted segments (maximal runs, background in ``ignore`` dropped), in temporal order, each
     take the *unmatched* ground-truth segment of the same label with the highest IoU; a true
     positive if that IoU ≥ τ, else a false positive; unmatched ground truth are false negatives.
     ``F1 = 2PR / (P + R) · 100`` with ``P = TP/(TP+FP)``, ``R = TP/(TP+FN)``; over a set the
-    counts are summed over videos first. (MS-TCN's script takes the best segment among *all*
-    ground truth and rejects it if already matched; the two agree unless a prediction's best
-    overlap is an already matched segment.)
+    counts are summed over videos first. ``matching="mstcn"`` reproduces MS-TCN's script
+    exactly: it takes the best segment among *all* ground truth of the label and counts a false
+    positive if that one is already matched (the two differ only when a prediction's best
+    overlap is an already matched segment).
     """
+    if matching not in ("unmatched", "mstcn"):
+        raise ValueError(f"matching must be 'unmatched' or 'mstcn', got {matching!r}")
     if not 0.0 <= overlap <= 1.0:
         raise ValueError(f"overlap must be in [0, 1], got {overlap}")
     ignore = tuple(ignore)
     preds, gts = _pairs(pred, gt)
     tp = fp = fn = 0
     for p, g in zip(preds, gts):
-        a, b, c = _f1_counts(p, g, overlap, ignore)
+        a, b, c = _f1_counts(p, g, overlap, ignore, matching)
         tp, fp, fn = tp + a, fp + b, fn + c
     if tp == 0:
         return 0.0

@@ -123,3 +123,47 @@ def test_thumos_shifted_copy(shared_data: Path, f: float):
         assert r[f"mAP@{t:g}"] == pytest.approx(val, abs=1e-12), t
     th = detection_map(preds, gt, THUMOS_TIOUS)["average"]
     assert th == pytest.approx(float(np.mean([1.0 if t <= tiou else 0.0 for t in THUMOS_TIOUS])))
+
+
+def _mstcn_reference(pred: np.ndarray, gt: np.ndarray, overlap: float) -> tuple[int, int, int]:
+    """MS-TCN's ``f_score`` (eval.py), restated on frame runs."""
+
+    def runs(x: np.ndarray) -> tuple[list[int], list[int], list[int]]:
+        labels, starts, ends = [], [], []
+        for i, v in enumerate(x):
+            if i == 0 or v != x[i - 1]:
+                labels.append(int(v))
+                starts.append(i)
+                if i:
+                    ends.append(i)
+        ends.append(len(x))
+        return labels, starts, ends
+
+    pl, ps, pe = runs(pred)
+    yl, ys, ye = (np.asarray(v) for v in runs(gt))
+    tp = fp = 0
+    hits = np.zeros(len(yl))
+    for j in range(len(pl)):
+        inter = np.minimum(pe[j], ye) - np.maximum(ps[j], ys)
+        union = np.maximum(pe[j], ye) - np.minimum(ps[j], ys)
+        iou = (inter / union) * (pl[j] == yl)
+        idx = int(iou.argmax())
+        if iou[idx] >= overlap and not hits[idx]:
+            tp += 1
+            hits[idx] = 1
+        else:
+            fp += 1
+    return tp, fp, int(len(yl) - hits.sum())
+
+
+def test_salads_f1_matches_the_mstcn_script(shared_data: Path):
+    folder = shared_data / "salads50_tcn" / "predictions" / "50Salads" / "eval" / "eval_video_ED-TCN_L2_C18"
+    scores, _, gts = _load_salads(folder)
+    preds = [s.argmax(axis=1) for s in scores]
+    for overlap in (0.1, 0.25, 0.5):
+        tp, fp, fn = np.sum([_mstcn_reference(p, y, overlap) for p, y in zip(preds, gts)], axis=0)
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        expected = 200 * precision * recall / (precision + recall)
+        assert f1_at(preds, gts, overlap, matching="mstcn") == pytest.approx(expected, abs=1e-9)
+        # on this data the default protocol (unmatched segment with the highest IoU) finds at least as many
+        assert f1_at(preds, gts, overlap) >= expected - 1e-9

@@ -41,6 +41,19 @@ def test_f1_hand_values():
     assert f1_at([0, 0, 1, 0, 0], [0, 0, 0, 0, 0], 0.1) == pytest.approx(2 * (1 / 3) / (1 / 3 + 1) * 100)
 
 
+def test_f1_mstcn_matching_differs_only_on_matched_best():
+    # GT runs A[0,10), A[12,14); predictions A[0,5) (IoU 0.5 with GT 0) and A[6,13), whose IoU is
+    # 4/13 with the already matched GT 0 and 1/8 with GT 1
+    gt = np.array([1] * 10 + [0, 0] + [1, 1])
+    pred = np.array([1] * 5 + [0] + [1] * 7 + [0])
+    # the unmatched GT 1 is taken at IoU 1/8 >= 0.1: TP 2
+    assert f1_at(pred, gt, 0.1, ignore=(0,)) == pytest.approx(100.0)
+    # MS-TCN's script picks GT 0 (best overall), already matched: TP 1, FP 1, FN 1
+    assert f1_at(pred, gt, 0.1, ignore=(0,), matching="mstcn") == pytest.approx(50.0)
+    # at 0.2 neither protocol matches the second prediction
+    assert f1_at(pred, gt, 0.2, ignore=(0,)) == f1_at(pred, gt, 0.2, ignore=(0,), matching="mstcn") == 50.0
+
+
 def test_f1_pools_counts_over_a_set():
     a_gt = np.array([0, 0, 1, 1, 2, 2])
     b_gt = np.array([0, 0, 0, 0])
