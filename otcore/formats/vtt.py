@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from otcore.formats.base import RawData, RawSegment, ReadContext
+from otcore.formats.base import RawData, RawSegment, ReadContext, parse_float
 from otcore.formats.model import AnnotationSet, FormatError
 
 __all__ = ["read_vtt", "write_vtt", "parse_timestamp", "format_timestamp"]
@@ -56,21 +56,29 @@ def _read_one(f: Path, raw: RawData) -> None:
     if not text.lstrip().startswith("WEBVTT"):
         raw.bad(f.name, "missing WEBVTT header", video=video)
         return
-    blocks = re.split(r"\n\s*\n", text.strip())
+    blocks: list[tuple[int, list[str]]] = []  # (first line number, lines)
+    current: list[str] = []
+    for n, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            if not current:
+                blocks.append((n, current))
+            current.append(line)
+        else:
+            current = []
     duration = fps = None
     cues = []
-    line_no = 1
-    for block in blocks[1:]:
-        lines = block.split("\n")
-        start_line = text.find(block)
-        line_no = text.count("\n", 0, start_line) + 1 if start_line >= 0 else line_no
+    for line_no, lines in blocks[1:]:
         if lines[0].startswith("NOTE"):
-            m = re.search(r"otstudio\s+duration=(\S+)", block)
-            if m and m.group(1) != "None":
-                duration = float(m.group(1))
-            m = re.search(r"otstudio.*\bfps=(\S+)", block)
-            if m and m.group(1) != "None":
-                fps = float(m.group(1))
+            note = "\n".join(lines)
+            try:
+                m = re.search(r"otstudio\s+duration=(\S+)", note)
+                if m and m.group(1) != "None":
+                    duration = parse_float(m.group(1))
+                m = re.search(r"otstudio.*\bfps=(\S+)", note)
+                if m and m.group(1) != "None":
+                    fps = parse_float(m.group(1))
+            except ValueError:
+                raw.bad(f"{f.name}:{line_no}", f"bad otstudio NOTE: {note!r}", video=video)
             continue
         if lines[0].startswith(("STYLE", "REGION")):
             continue

@@ -97,3 +97,16 @@ def test_errors(tmp_path: Path):
     q.write_text("a,b\n1,2\n")
     with pytest.raises(FormatError, match="header"):
         read(q)
+
+
+def test_vtt_cues_and_bad_cues(tmp_path: Path):
+    p = tmp_path / "clip.vtt"
+    p.write_text(
+        "WEBVTT\n\nNOTE a comment\n\n1\n00:01.000 --> 00:02.500 align:start\nJump\n\n"
+        "00:00:03.000 --> 00:00:xx\nJump\n\n00:00:05.000 --> 00:00:06.000\n\nStray text\n"
+    )
+    ann, rep = read(p)
+    assert rep.fmt == "vtt"
+    assert ann["clip"].segments == [Segment("Jump", 1.0, 2.5)]
+    assert sorted(i.where for i in rep.skipped) == ["clip.vtt:12", "clip.vtt:14", "clip.vtt:9"]
+    assert rep.counts() == {MALFORMED: 3}
