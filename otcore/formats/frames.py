@@ -44,7 +44,7 @@ def read_frames(path: Path, ctx: ReadContext, *, background: str = DEFAULT_BACKG
     """Read per-frame label files (a folder, or one file) into raw segments (seconds)."""
     path = Path(path)
     files = _files(path)
-    if not files:
+    if not files and not Path(path).is_dir():  # an empty folder is an empty set
         raise FormatError(f"no per-frame label files in {path}")
     raw = RawData()
     for f in files:

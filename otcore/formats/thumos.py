@@ -53,7 +53,7 @@ def read_thumos(path: Path, ctx: ReadContext, **_: Any) -> RawData:
     """Read one THUMOS class file or a folder of them into raw records (seconds)."""
     path = Path(path)
     files = _files(path)
-    if not files:
+    if not files and not Path(path).is_dir():  # an empty folder is an empty set
         raise FormatError(f"no THUMOS .txt files in {path}")
     raw = RawData()
     for f in files:

@@ -107,7 +107,7 @@ def _read_one(f: Path, raw: RawData) -> None:
 def read_vtt(path: Path, ctx: ReadContext, **_: Any) -> RawData:
     """Read one ``.vtt`` file or a folder of them into raw segments (seconds)."""
     files = _files(Path(path))
-    if not files:
+    if not files and not Path(path).is_dir():  # an empty folder is an empty set
         raise FormatError(f"no .vtt files in {path}")
     raw = RawData()
     for f in files:
