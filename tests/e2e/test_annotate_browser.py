@@ -3,6 +3,7 @@ keyboard on a real video, reload, see it, undo/redo, export CSV and check the ti
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -103,6 +104,40 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
     # in fact exactly on the real frame starts the keys pointed at (no fps rounding anywhere)
     assert float(row["start"]) == pytest.approx(expect[0], abs=1e-3)
     assert float(row["end"]) == pytest.approx(expect[1], abs=1e-3)
+
+
+def test_displayed_image_is_the_decoded_frame(seeded, page, streamlit_server: str, shared_data: Path):
+    """Frame stepping shows exactly frame k of the file (compared pixel-wise with PyAV's decode)."""
+    import av
+    from PIL import Image
+
+    times, video = seeded
+    wanted = [30, 31, 100, 200, len(times) - 1]
+    frames: dict[int, np.ndarray] = {}
+    with av.open(str(shared_data / "videos" / VIDEO)) as container:
+        for i, f in enumerate(container.decode(video=0)):
+            if any(abs(i - k) <= 1 for k in wanted):
+                frames[i] = f.to_ndarray(format="rgb24").astype(np.float32)
+    page.goto(f"{streamlit_server}/annotate")
+    tl = _timeline(page)
+    tl.locator("#timeline").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => { const f = document.querySelector('iframe[title*=timeline]');"
+        " const v = f && f.contentDocument && f.contentDocument.getElementById('video');"
+        " return v && v.readyState >= 2; }", timeout=30_000)
+    vid = tl.locator("#video")
+    for k in wanted:
+        vid.evaluate(f"v => {{ window.otTimeline.cmd.home(); window.otTimeline.cmd.step({k}); }}")
+        page.wait_for_timeout(150)
+        vid.evaluate("v => new Promise(r => v.seeking ? v.addEventListener('seeked', () => r(), {once: true}) : r())")
+        page.wait_for_timeout(150)
+        png = vid.evaluate(
+            "v => { const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;"
+            " c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }")
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"), dtype=np.float32)
+        err = {j: float(np.abs(img - frames[j]).mean()) for j in (k - 1, k, k + 1) if j in frames}
+        assert min(err, key=err.get) == k, (k, err)
+        assert f"frame {k} /" in tl.locator("#clock").inner_text()
 
 
 if __name__ == "__main__":  # pragma: no cover
