@@ -85,14 +85,25 @@ class RawData:
         self.skipped.append(SkippedItem(MALFORMED, video=video, label=label, where=where, detail=detail))
 
 
+def _as_meta(v: object) -> VideoMeta:
+    if isinstance(v, VideoMeta):
+        return v
+    # anything with duration/fps attributes (e.g. the store's VideoInfo)
+    return VideoMeta(getattr(v, "duration", None), getattr(v, "fps", None))
+
+
 def normalize_known_videos(
     known_videos: Mapping[str, VideoMeta | None] | Iterable[str] | None,
 ) -> dict[str, VideoMeta] | None:
-    """``None`` (anything goes), or name -> :class:`VideoMeta` (names alone get empty metadata)."""
+    """``None`` (anything goes), or name -> :class:`VideoMeta`.
+
+    Accepts names alone (empty metadata) or a mapping whose values are :class:`VideoMeta` or any
+    object with ``duration``/``fps`` attributes (such as the store's ``VideoInfo``).
+    """
     if known_videos is None:
         return None
     if isinstance(known_videos, Mapping):
-        return {str(k): (v if isinstance(v, VideoMeta) else VideoMeta()) for k, v in known_videos.items()}
+        return {str(k): _as_meta(v) for k, v in known_videos.items()}
     return {str(k): VideoMeta() for k in known_videos}
 
 

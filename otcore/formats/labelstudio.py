@@ -17,6 +17,7 @@ task's ``data["fps"]`` (written by this module), else the known video's fps; nev
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -26,6 +27,7 @@ from otcore.formats.model import UNKNOWN_VIDEO, AnnotationSet, FormatError, FpsR
 
 __all__ = ["read_labelstudio", "write_labelstudio", "looks_like_labelstudio", "video_name_from_url"]
 
+_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
 _VIDEO_EXT = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ogv", ".wmv")
 
 
@@ -37,11 +39,17 @@ def looks_like_labelstudio(obj: Any) -> bool:
 
 
 def video_name_from_url(url: str) -> str:
-    """Basename of a Label Studio media reference (``/data/local-files/?d=dir/v.mp4`` -> ``v.mp4``)."""
+    """Basename of a Label Studio media reference.
+
+    ``/data/local-files/?d=dir/v.mp4`` -> ``v.mp4``; ``/data/upload/3/1a2b3c4d-v.mp4`` -> ``v.mp4``.
+    """
     parsed = urlparse(url)
     q = parse_qs(parsed.query)
     ref = q["d"][0] if "d" in q else parsed.path or url
-    return unquote(ref.replace("\\", "/").rstrip("/").split("/")[-1])
+    name = unquote(ref.replace("\\", "/").rstrip("/").split("/")[-1])
+    if "/data/upload/" in url and _UPLOAD_PREFIX.match(name):
+        name = name[9:]  # Label Studio prefixes uploaded files with 8 hex digits and a dash
+    return name
 
 
 def _task_video(data: dict[str, Any]) -> str | None:

@@ -110,3 +110,21 @@ def test_vtt_cues_and_bad_cues(tmp_path: Path):
     assert ann["clip"].segments == [Segment("Jump", 1.0, 2.5)]
     assert sorted(i.where for i in rep.skipped) == ["clip.vtt:12", "clip.vtt:14", "clip.vtt:9"]
     assert rep.counts() == {MALFORMED: 3}
+
+
+def test_labelstudio_video_references():
+    from otcore.formats.labelstudio import video_name_from_url
+
+    assert video_name_from_url("/data/local-files/?d=clips/high%20jump.mp4") == "high jump.mp4"
+    assert video_name_from_url("/data/upload/3/1a2b3c4d-v_x.mp4") == "v_x.mp4"
+    assert video_name_from_url("https://host/media/v_y.webm") == "v_y.webm"
+
+
+def test_known_videos_accept_objects_with_duration_and_fps(tmp_path: Path):
+    from types import SimpleNamespace
+
+    p = tmp_path / "x.csv"
+    p.write_text("video,label,start,end\nclip,J,1,2\nclip,J,9,12\n")
+    ann, rep = read(p, known_videos={"clip.mp4": SimpleNamespace(duration=10.0, fps=25.0, id=3)})
+    assert ann["clip.mp4"].fps == 25.0 and ann["clip.mp4"].segments == [Segment("J", 1.0, 2.0)]
+    assert rep.counts() == {OUTSIDE_VIDEO: 1}
