@@ -48,7 +48,7 @@ def _encoder(model: str, pretrained: str | None, weights_file: str | None) -> An
     with _ENC_LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
-            enc = load_clip(model, pretrained, weights_file=weights_file)
+            enc = load_clip(model, pretrained, weights_file=weights_file, image_only=True)
             _ENCODERS.clear()  # keep one model in memory
             _ENCODERS[key] = enc
         return enc

@@ -19,8 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="otstudio extract",
         description=(
-            "Extract per-frame CLIP features of a video file "
-            "(cached by content, model, weights, fps)."
+            "Extract per-frame CLIP features of a video file (cached by content, model, weights, fps)."
         ),
     )
     ap.add_argument("video", help="video file (mp4, mkv, avi, webm, ...)")
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"otstudio extract: {e}", file=sys.stderr)
         return 2
     try:
-        encoder = load_clip(model, pretrained, weights_file=weights, device=args.device)
+        encoder = load_clip(model, pretrained, weights_file=weights, device=args.device, image_only=True)
     except WeightsNotFound as e:
         print(f"otstudio extract: {e}", file=sys.stderr)
         return 2

@@ -366,13 +366,39 @@ def _quiet_random_init_warning() -> Iterator[None]:
 # --------------------------------------------------------------------------- encoder
 
 
+_TEXT_PARTS = (
+    "transformer",
+    "token_embedding",
+    "ln_final",
+    "positional_embedding",
+    "text_projection",
+    "attn_mask",
+)
+
+
+def _drop_text_tower(model: torch.nn.Module) -> None:
+    """Free the text tower of a CLIP model (about 40% of ViT-B-32's parameters)."""
+    for name in _TEXT_PARTS:
+        if name in model._modules:
+            model._modules[name] = None
+        elif name in model._parameters:
+            model._parameters[name] = None
+        elif name in model._buffers:
+            model._buffers[name] = None
+        elif hasattr(model, name) and isinstance(getattr(model, name), torch.Tensor):
+            setattr(model, name, None)
+    text = getattr(model, "text", None)  # CustomTextCLIP keeps its text tower in .text
+    if isinstance(text, torch.nn.Module):
+        model._modules["text"] = None
+
+
 class ClipEncoder:
     """A loaded CLIP model with batched tensor preprocessing.
 
     Attributes: ``model`` (open_clip model, eval mode), ``tokenizer``, ``model_id``
     (e.g. ``"ViT-B-32-quickgelu/openai"`` or ``"otstudio-tiny/<sha12>"``), ``weights_id``
     (sha256 of the weights file, or ``"random"``), ``embed_dim``, ``image_size``
-    (``(H, W)`` the model takes), ``device``.
+    (``(H, W)`` the model takes), ``device``, ``image_only`` (text tower freed to save memory).
     """
 
     def __init__(
@@ -383,6 +409,7 @@ class ClipEncoder:
         weights_id: str,
         device: torch.device | str | None = None,
         preprocess_cfg: dict[str, Any] | None = None,
+        image_only: bool = False,
     ) -> None:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
@@ -402,6 +429,9 @@ class ClipEncoder:
         self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1) * 255.0
         self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1) * 255.0
         self.embed_dim: int = int(self._infer_embed_dim())
+        self.image_only = bool(image_only)
+        if self.image_only:
+            _drop_text_tower(self.model)
 
     def _infer_embed_dim(self) -> int:
         proj = getattr(self.model, "text_projection", None)
@@ -469,6 +499,11 @@ class ClipEncoder:
 
     def encode_text(self, texts: list[str], normalize: bool = True) -> torch.Tensor:
         """Strings → text embeddings ``[len(texts), D]`` (L2-normalized by default)."""
+        if self.image_only:
+            raise RuntimeError(
+                f"{self.model_id} was loaded with image_only=True (text tower freed); load it again "
+                "without image_only to encode text"
+            )
         if isinstance(texts, str):
             texts = [texts]
         with torch.inference_mode():
@@ -487,13 +522,16 @@ def load_clip(
     device: torch.device | str | None = None,
     random_weights: bool = False,
     allow_download: bool | None = None,
+    image_only: bool = False,
 ) -> ClipEncoder:
     """Build an open_clip model with resolved weights → :class:`ClipEncoder`.
 
     ``model``/``pretrained`` name the architecture and the weights tag (``pretrained=None``
     with a ``weights_file`` for custom weights, e.g. the ``otstudio-tiny`` test model).
     ``random_weights=True`` skips weights entirely (benchmarks, tests); its ``weights_id``
-    is ``"random"``. Raises :class:`WeightsNotFound` when no weights can be found.
+    is ``"random"``. ``image_only=True`` frees the text tower after loading (feature
+    extraction needs only images; saves ~250 MB for ViT-B-32). Raises
+    :class:`WeightsNotFound` when no weights can be found.
     """
     import open_clip
 
@@ -522,4 +560,6 @@ def load_clip(
     preprocess_cfg = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
     tokenizer = open_clip.get_tokenizer(config_name)
     log.info("loaded %s from %s", model_id, resolved.source if resolved else "random init")
-    return ClipEncoder(net, tokenizer, model_id, weights_id, device=dev, preprocess_cfg=preprocess_cfg)
+    return ClipEncoder(
+        net, tokenizer, model_id, weights_id, device=dev, preprocess_cfg=preprocess_cfg, image_only=image_only
+    )

@@ -194,3 +194,16 @@ def test_tensor_preprocess_matches_open_clip_transform(tiny_encoder: E.ClipEncod
 def test_random_weights_for_benchmarks() -> None:
     enc = E.load_clip(TINY_MODEL, None, random_weights=True, device="cpu")
     assert enc.weights_id == "random" and enc.model_id.endswith("/random")
+
+
+def test_image_only_frees_the_text_tower(tiny_weights: Path, tiny_encoder: E.ClipEncoder) -> None:
+    enc = E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu", image_only=True)
+    n_full = sum(p.numel() for p in tiny_encoder.model.parameters())
+    n_img = sum(p.numel() for p in enc.model.parameters())
+    assert (
+        n_img < n_full and enc.embed_dim == tiny_encoder.embed_dim and enc.model_id == tiny_encoder.model_id
+    )
+    frames = np.random.default_rng(1).integers(0, 256, (2, 40, 50, 3), dtype=np.uint8)
+    torch.testing.assert_close(enc.encode_images(frames), tiny_encoder.encode_images(frames))
+    with pytest.raises(RuntimeError, match="image_only"):
+        enc.encode_text(["x"])
