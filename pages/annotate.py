@@ -60,6 +60,15 @@ with st.expander("Labels", expanded=not labels):
             else:
                 st.error("A label needs a name.")
     if labels:
+        rc = st.columns([3, 1, 1])
+        lab_ids = {lab.id: lab for lab in labels}
+        recolor = rc[0].selectbox("Label", options=list(lab_ids), format_func=lambda i: lab_ids[i].name,
+                                  key="annotate_recolor_label")
+        new_color = rc[1].color_picker("Colour", value=lab_ids[recolor].color, key=f"annotate_recolor_{recolor}")
+        rc[2].markdown("&nbsp;")
+        if rc[2].button("Set colour", key="annotate_recolor_apply"):
+            store.set_label_color(recolor, new_color)
+            st.rerun()
         st.caption("Keys 1–9 choose the active label in the timeline, in this order.")
         st.dataframe(
             pd.DataFrame([{"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color} for i, lab in enumerate(labels)]),
@@ -95,6 +104,29 @@ if segments:
         ),
         hide_index=True, width="stretch",
     )
+    with st.expander("Edit a segment by numbers"):
+        seg_by_id = {s.id: s for s in segments}
+        sid = st.selectbox("Segment", options=list(seg_by_id), key="annotate_edit_seg",
+                           format_func=lambda i: f"#{i} {seg_by_id[i].label} [{seg_by_id[i].start:.3f}, "
+                                                 f"{seg_by_id[i].end:.3f}) {seg_by_id[i].source}")
+        seg = seg_by_id[sid]
+        step = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
+        ec = st.columns(4)
+        e_start = ec[0].number_input("Start (s)", value=float(seg.start), min_value=0.0, step=step, format="%.3f",
+                                     key=f"annotate_edit_start_{sid}")
+        e_end = ec[1].number_input("End (s)", value=float(seg.end), min_value=0.0, step=step, format="%.3f",
+                                   key=f"annotate_edit_end_{sid}")
+        names = [lab.name for lab in labels]
+        e_label = ec[2].selectbox("Label", options=names, index=names.index(seg.label) if seg.label in names else 0,
+                                  key=f"annotate_edit_label_{sid}")
+        ec[3].markdown("&nbsp;")
+        if ec[3].button("Save", key="annotate_edit_save"):
+            try:
+                log.update_segment(sid, start=e_start, end=e_end, label=e_label if e_label != seg.label else None)
+                st.rerun()
+            except (ValueError, LookupError) as e:
+                st.error(str(e))
+        st.caption("Times snap to the nearest real frame start (end: frame start or the video's end).")
 else:
     st.caption("No segments yet: press **i** at the start and **o** at the end of an action.")
 

@@ -98,3 +98,21 @@ def test_add_label_with_colour(seeded):
     assert not at.exception, at.exception
     labels = {lab.name: lab.color for lab in store.list_labels(project.id)}
     assert labels.get("run", "").lower() == "#00ff00"
+
+
+def test_edit_segment_by_numbers_and_recolour_label(seeded):
+    store, project, video = seeded
+    log = EditLog(store)
+    sid = log.add_segment(video.id, "jump", 1.0, 2.0)
+    at = _run(project.id)
+    at.number_input(key=f"annotate_edit_start_{sid}").set_value(1.13)
+    at.number_input(key=f"annotate_edit_end_{sid}").set_value(3.01)
+    at.button(key="annotate_edit_save").click().run()
+    assert not at.exception, at.exception
+    seg = log.get_segment(sid)
+    assert (seg.start, seg.end) == (pytest.approx(1.12), pytest.approx(3.0))  # snapped to 1/25 s frames
+    lab = store.list_labels(project.id)[0]
+    at.color_picker(key=f"annotate_recolor_{lab.id}").pick("#123456")
+    at.button(key="annotate_recolor_apply").click().run()
+    assert not at.exception, at.exception
+    assert store.list_labels(project.id)[0].color.lower() == "#123456"

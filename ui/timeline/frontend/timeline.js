@@ -79,6 +79,9 @@
   function seekToBoundary(t) { seekFrame(frameIndexAt(t)); }
 
   // ---------------------------------------------------------------- helpers
+  // the playhead of each video survives a reload (best effort: storage may be unavailable)
+  function storeGet(k) { try { return window.localStorage.getItem("otstudio-timeline-" + k); } catch (e) { return null; } }
+  function storeSet(k, v) { try { window.localStorage.setItem("otstudio-timeline-" + k, String(v)); } catch (e) { /* ignore */ } }
   function fmt(t) { return (t == null) ? "–" : t.toFixed(3); }
   function newId() {
     if (window.crypto && crypto.randomUUID) { try { return crypto.randomUUID(); } catch (e) { /* insecure context */ } }
@@ -299,20 +302,7 @@
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, g.w, g.h);
     ctx.font = "11px system-ui, sans-serif"; ctx.textBaseline = "middle";
-    // ruler
     ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, g.w, RULER_H);
-    const step = niceStep(S.view.t1 - S.view.t0, g.x1 - g.x0);
-    ctx.strokeStyle = "#c8ccd2"; ctx.fillStyle = "#555";
-    for (let t = Math.ceil(S.view.t0 / step) * step; t <= S.view.t1 + 1e-9; t += step) {
-      const x = tx(t, g); ctx.beginPath(); ctx.moveTo(x + 0.5, RULER_H - 6); ctx.lineTo(x + 0.5, RULER_H); ctx.stroke();
-      ctx.fillText((step < 1 ? t.toFixed(2) : t.toFixed(0)) + "s", x + 2, RULER_H / 2 - 2);
-    }
-    // frame ticks when zoomed in far enough
-    const pxPerFrame = (g.x1 - g.x0) / Math.max(1e-9, S.view.t1 - S.view.t0) * (S.duration / Math.max(1, S.nFrames));
-    if (pxPerFrame > 5) {
-      ctx.strokeStyle = "#e1e3e8"; const i0 = frameIndexAt(S.view.t0), i1 = frameIndexAt(S.view.t1);
-      for (let i = i0; i <= i1; i++) { const x = tx(S.grid[i], g); ctx.beginPath(); ctx.moveTo(x + 0.5, RULER_H - 3); ctx.lineTo(x + 0.5, RULER_H); ctx.stroke(); }
-    }
     // lanes
     S.lanes.forEach((lane, li) => {
       const y = RULER_H + li * LANE_H;
@@ -325,6 +315,20 @@
     });
     ctx.font = "11px system-ui, sans-serif";
     ctx.save(); ctx.beginPath(); ctx.rect(g.x0, 0, g.x1 - g.x0, g.h); ctx.clip();
+    // ruler
+    const step = niceStep(S.view.t1 - S.view.t0, g.x1 - g.x0);
+    ctx.strokeStyle = "#c8ccd2"; ctx.fillStyle = "#555";
+    for (let t = Math.ceil(S.view.t0 / step) * step; t <= S.view.t1 + 1e-9; t += step) {
+      const x = tx(t, g); ctx.beginPath(); ctx.moveTo(x + 0.5, RULER_H - 6); ctx.lineTo(x + 0.5, RULER_H); ctx.stroke();
+      ctx.fillText((step < 1 ? t.toFixed(2) : t.toFixed(0)) + "s", x + 2, RULER_H / 2 - 2);
+    }
+    // frame ticks when zoomed in far enough
+    const pxPerFrame = (g.x1 - g.x0) / Math.max(1e-9, S.view.t1 - S.view.t0) * (S.duration / Math.max(1, S.nFrames));
+    if (pxPerFrame > 5) {
+      ctx.strokeStyle = "#e1e3e8"; const i0 = frameIndexAt(S.view.t0), i1 = frameIndexAt(S.view.t1);
+      const yEnd = pxPerFrame > 10 ? g.h - OVERVIEW_H - 4 : RULER_H;  // deep zoom: one faint line per frame
+      for (let i = i0; i <= i1; i++) { const x = tx(S.grid[i], g); ctx.beginPath(); ctx.moveTo(x + 0.5, RULER_H - 3); ctx.lineTo(x + 0.5, yEnd); ctx.stroke(); }
+    }
     // segments
     for (const s of S.segments) {
       const li = laneOf(s); if (li < 0) continue;
@@ -487,14 +491,14 @@
     raf = video.paused ? 0 : requestAnimationFrame(tick);
   }
   video.addEventListener("play", () => { S.pendingSeek = null; if (!raf) raf = requestAnimationFrame(tick); updateClock(); });
-  video.addEventListener("pause", () => { updateClock(); draw(); });
-  video.addEventListener("seeked", () => { S.pendingSeek = null; draw(); updateClock(); });
+  video.addEventListener("pause", () => { storeSet("t-" + S.videoId, video.currentTime); updateClock(); draw(); });
+  video.addEventListener("seeked", () => { S.pendingSeek = null; storeSet("t-" + S.videoId, video.currentTime); draw(); updateClock(); });
   video.addEventListener("loadedmetadata", () => {
     $("novideo").hidden = true;
     if (S.pendingSeek !== null) { try { video.currentTime = S.pendingSeek; } catch (e) { /* ignore */ } }
     setHeight();
   });
-  video.addEventListener("error", () => { $("novideo").hidden = false; $("novideo").textContent = "The browser cannot play this file (" + (S.videoUrl || "") + ")."; setHeight(); });
+  video.addEventListener("error", () => { $("novideo").hidden = false; $("novideo").textContent = "The browser cannot play this file (container or codec; e.g. AVI/MPEG-4 Part 2). The timeline still works; convert the video to MP4 (H.264) or WebM to see it."; setHeight(); });
   app.addEventListener("focus", () => app.classList.add("focused"));
   app.addEventListener("blur", () => app.classList.remove("focused"));
   document.addEventListener("keydown", onKey);
@@ -509,6 +513,8 @@
       buildGrid(args.frame_times, args.duration);
       S.view = { t0: 0, t1: Math.max(S.duration, 1e-3) };
       S.pendingSeek = 0;
+      const saved = parseFloat(storeGet("t-" + S.videoId));
+      if (isFinite(saved) && saved > 0 && saved <= S.duration) { S.pendingSeek = saved; try { video.currentTime = saved; } catch (e) { /* later */ } }
     }
     if (args.video_url) {
       // the media server is plain http on the same host as the app, on its own port
