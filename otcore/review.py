@@ -81,12 +81,22 @@ def _name(names: Mapping[int, str] | None, vid: int) -> str:
     return (names or {}).get(vid, f"video {vid}")
 
 
-def proposals_by_uncertainty(segments: Iterable[Any], video_names: Mapping[int, str] | None = None) -> list[ReviewItem]:
+def proposals_by_uncertainty(
+    segments: Iterable[Any], video_names: Mapping[int, str] | None = None
+) -> list[ReviewItem]:
     """The pending proposals (``source == "predicted"``) among ``segments``, lowest confidence
     first (ties: video id, start, label)."""
     items = [
-        ReviewItem(int(s.id), int(s.video_id), _name(video_names, int(s.video_id)), s.label, float(s.start),
-                   float(s.end), s.score, uncertainty(s.score))
+        ReviewItem(
+            int(s.id),
+            int(s.video_id),
+            _name(video_names, int(s.video_id)),
+            s.label,
+            float(s.start),
+            float(s.end),
+            s.score,
+            uncertainty(s.score),
+        )
         for s in segments
         if s.source == "predicted"
     ]
@@ -94,7 +104,9 @@ def proposals_by_uncertainty(segments: Iterable[Any], video_names: Mapping[int, 
     return items
 
 
-def rank_videos(segments: Iterable[Any], video_names: Mapping[int, str] | None = None) -> list[VideoUncertainty]:
+def rank_videos(
+    segments: Iterable[Any], video_names: Mapping[int, str] | None = None
+) -> list[VideoUncertainty]:
     """Videos with pending proposals, most uncertain first (``U(v)`` descending, ties as in
     the module doc). Videos without proposals are not ranked."""
     us: dict[int, list[float]] = defaultdict(list)
@@ -113,7 +125,9 @@ def rank_videos(segments: Iterable[Any], video_names: Mapping[int, str] | None =
     return ranked
 
 
-def next_video(segments: Iterable[Any], video_names: Mapping[int, str] | None = None) -> VideoUncertainty | None:
+def next_video(
+    segments: Iterable[Any], video_names: Mapping[int, str] | None = None
+) -> VideoUncertainty | None:
     """The video to review next (the first of :func:`rank_videos`), or ``None`` when no video
     has pending proposals."""
     ranked = rank_videos(segments, video_names)

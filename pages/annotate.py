@@ -31,7 +31,10 @@ if st.session_state.get("annotate_video") not in by_id:
     st.session_state["annotate_video"] = videos[0].id
 top = st.columns([3, 1, 1, 2])
 video_id = top[0].selectbox(
-    "Video", options=list(by_id), format_func=lambda i: f"{by_id[i].filename}  (#{i})", key="annotate_video",
+    "Video",
+    options=list(by_id),
+    format_func=lambda i: f"{by_id[i].filename}  (#{i})",
+    key="annotate_video",
 )
 video = by_id[video_id]
 if top[1].button("↶ Undo", key="annotate_undo", disabled=not log.can_undo(video.id), width="stretch"):
@@ -40,7 +43,9 @@ if top[2].button("↷ Redo", key="annotate_redo", disabled=not log.can_redo(vide
     st.session_state["annotate_page_msg"] = "redone" if log.redo(video.id) else "nothing to redo"
 fps_txt = f"{video.fps:.3f} fps" if video.fps else "fps unknown"
 dur_txt = f"{video.duration:.3f} s" if video.duration else "duration unknown"
-top[3].caption(f"{project.name} · {dur_txt} · {fps_txt} · {video.n_frames or '?'} frames · status {video.status}")
+top[3].caption(
+    f"{project.name} · {dur_txt} · {fps_txt} · {video.n_frames or '?'} frames · status {video.status}"
+)
 if msg := st.session_state.pop("annotate_page_msg", None):
     st.toast(msg)
 if video.status in ("error", "failed"):
@@ -62,17 +67,29 @@ with st.expander("Labels", expanded=not labels):
     if labels:
         rc = st.columns([3, 1, 1])
         lab_ids = {lab.id: lab for lab in labels}
-        recolor = rc[0].selectbox("Label", options=list(lab_ids), format_func=lambda i: lab_ids[i].name,
-                                  key="annotate_recolor_label")
-        new_color = rc[1].color_picker("Colour", value=lab_ids[recolor].color, key=f"annotate_recolor_{recolor}")
+        recolor = rc[0].selectbox(
+            "Label",
+            options=list(lab_ids),
+            format_func=lambda i: lab_ids[i].name,
+            key="annotate_recolor_label",
+        )
+        new_color = rc[1].color_picker(
+            "Colour", value=lab_ids[recolor].color, key=f"annotate_recolor_{recolor}"
+        )
         rc[2].markdown("&nbsp;")
         if rc[2].button("Set colour", key="annotate_recolor_apply"):
             store.set_label_color(recolor, new_color)
             st.rerun()
         st.caption("Keys 1–9 choose the active label in the timeline, in this order.")
         st.dataframe(
-            pd.DataFrame([{"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color} for i, lab in enumerate(labels)]),
-            hide_index=True, width="stretch",
+            pd.DataFrame(
+                [
+                    {"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color}
+                    for i, lab in enumerate(labels)
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
         )
 
 results = render_timeline(store, log, video, key=f"timeline-{video.id}")
@@ -102,27 +119,52 @@ if segments:
                 "score": [s.score for s in segments],
             }
         ),
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
     )
     with st.expander("Edit a segment by numbers"):
         seg_by_id = {s.id: s for s in segments}
-        sid = st.selectbox("Segment", options=list(seg_by_id), key="annotate_edit_seg",
-                           format_func=lambda i: f"#{i} {seg_by_id[i].label} [{seg_by_id[i].start:.3f}, "
-                                                 f"{seg_by_id[i].end:.3f}) {seg_by_id[i].source}")
+        sid = st.selectbox(
+            "Segment",
+            options=list(seg_by_id),
+            key="annotate_edit_seg",
+            format_func=lambda i: (
+                f"#{i} {seg_by_id[i].label} [{seg_by_id[i].start:.3f}, "
+                f"{seg_by_id[i].end:.3f}) {seg_by_id[i].source}"
+            ),
+        )
         seg = seg_by_id[sid]
         step = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
         ec = st.columns(4)
-        e_start = ec[0].number_input("Start (s)", value=float(seg.start), min_value=0.0, step=step, format="%.3f",
-                                     key=f"annotate_edit_start_{sid}")
-        e_end = ec[1].number_input("End (s)", value=float(seg.end), min_value=0.0, step=step, format="%.3f",
-                                   key=f"annotate_edit_end_{sid}")
+        e_start = ec[0].number_input(
+            "Start (s)",
+            value=float(seg.start),
+            min_value=0.0,
+            step=step,
+            format="%.3f",
+            key=f"annotate_edit_start_{sid}",
+        )
+        e_end = ec[1].number_input(
+            "End (s)",
+            value=float(seg.end),
+            min_value=0.0,
+            step=step,
+            format="%.3f",
+            key=f"annotate_edit_end_{sid}",
+        )
         names = [lab.name for lab in labels]
-        e_label = ec[2].selectbox("Label", options=names, index=names.index(seg.label) if seg.label in names else 0,
-                                  key=f"annotate_edit_label_{sid}")
+        e_label = ec[2].selectbox(
+            "Label",
+            options=names,
+            index=names.index(seg.label) if seg.label in names else 0,
+            key=f"annotate_edit_label_{sid}",
+        )
         ec[3].markdown("&nbsp;")
         if ec[3].button("Save", key="annotate_edit_save"):
             try:
-                log.update_segment(sid, start=e_start, end=e_end, label=e_label if e_label != seg.label else None)
+                log.update_segment(
+                    sid, start=e_start, end=e_end, label=e_label if e_label != seg.label else None
+                )
                 st.rerun()
             except (ValueError, LookupError) as e:
                 st.error(str(e))
@@ -138,9 +180,21 @@ with st.expander("Edit history"):
     hist = log.history(video.id, limit=50)
     if hist:
         st.dataframe(
-            pd.DataFrame([{"id": e.id, "op": e.op, "state": e.state, "user": e.user, "when": e.created_at,
-                           "segments": ", ".join(map(str, e.segment_ids))} for e in hist]),
-            hide_index=True, width="stretch",
+            pd.DataFrame(
+                [
+                    {
+                        "id": e.id,
+                        "op": e.op,
+                        "state": e.state,
+                        "user": e.user,
+                        "when": e.created_at,
+                        "segments": ", ".join(map(str, e.segment_ids)),
+                    }
+                    for e in hist
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
         )
     else:
         st.caption("No edits yet.")

@@ -32,8 +32,10 @@ with review_tab:
     ranked = rank_videos(segments, names)
     items = proposals_by_uncertainty(segments, names)
     if not items:
-        st.info("No pending proposals. Train a model and predict on the **Train** page; accepted and "
-                "rejected proposals leave this list.")
+        st.info(
+            "No pending proposals. Train a model and predict on the **Train** page; accepted and "
+            "rejected proposals leave this list."
+        )
     else:
         nxt = ranked[0]
         c = st.columns([4, 1])
@@ -47,45 +49,85 @@ with review_tab:
             st.switch_page("pages/annotate.py")
         with st.expander("All videos by uncertainty (mean of 1 − confidence over pending proposals)"):
             st.dataframe(
-                pd.DataFrame([{"video": r.video_name, "pending": r.n_proposals,
-                               "mean uncertainty": round(r.mean_uncertainty, 3),
-                               "lowest confidence": round(r.min_confidence, 3), "annotated": r.n_owned}
-                              for r in ranked]),
-                hide_index=True, width="stretch",
+                pd.DataFrame(
+                    [
+                        {
+                            "video": r.video_name,
+                            "pending": r.n_proposals,
+                            "mean uncertainty": round(r.mean_uncertainty, 3),
+                            "lowest confidence": round(r.min_confidence, 3),
+                            "annotated": r.n_owned,
+                        }
+                        for r in ranked
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
             )
 
-        only = st.selectbox("Videos", options=[None, *sorted({it.video_id for it in items})],
-                            format_func=lambda v: "all videos" if v is None else names.get(v, str(v)),
-                            key="review_video_filter")
+        only = st.selectbox(
+            "Videos",
+            options=[None, *sorted({it.video_id for it in items})],
+            format_func=lambda v: "all videos" if v is None else names.get(v, str(v)),
+            key="review_video_filter",
+        )
         shown = [it for it in items if only is None or it.video_id == only]
         st.caption(f"{len(shown)} proposals, lowest confidence first.")
         st.dataframe(
-            pd.DataFrame([{"id": it.seg_id, "video": it.video_name, "label": it.label, "start (s)": round(it.start, 3),
-                           "end (s)": round(it.end, 3), "score": it.score, "uncertainty": round(it.uncertainty, 3)}
-                          for it in shown[:500]]),
-            hide_index=True, width="stretch", height=min(400, 38 + 35 * min(len(shown), 10)),
+            pd.DataFrame(
+                [
+                    {
+                        "id": it.seg_id,
+                        "video": it.video_name,
+                        "label": it.label,
+                        "start (s)": round(it.start, 3),
+                        "end (s)": round(it.end, 3),
+                        "score": it.score,
+                        "uncertainty": round(it.uncertainty, 3),
+                    }
+                    for it in shown[:500]
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            height=min(400, 38 + 35 * min(len(shown), 10)),
         )
 
         by_seg = {it.seg_id: it for it in shown}
         if st.session_state.get("review_pick") not in by_seg:
             st.session_state["review_pick"] = shown[0].seg_id
         pick = st.selectbox(
-            "Proposal", options=list(by_seg), key="review_pick",
-            format_func=lambda i: (f"#{i} {by_seg[i].video_name} · {by_seg[i].label} "
-                                   f"[{by_seg[i].start:.3f}, {by_seg[i].end:.3f}) · score "
-                                   + ("none" if by_seg[i].score is None else f"{by_seg[i].score:.3f}")),
+            "Proposal",
+            options=list(by_seg),
+            key="review_pick",
+            format_func=lambda i: (
+                f"#{i} {by_seg[i].video_name} · {by_seg[i].label} "
+                f"[{by_seg[i].start:.3f}, {by_seg[i].end:.3f}) · score "
+                + ("none" if by_seg[i].score is None else f"{by_seg[i].score:.3f}")
+            ),
         )
         it = by_seg[pick]
         video = videos[it.video_id]
         step = 1.0 / video.fps if video.fps else 0.01
         a, b, c2, d = st.columns(4)
-        new_start = a.number_input("Start (s)", value=float(it.start), min_value=0.0, step=step, format="%.3f",
-                                   key=f"review_start_{pick}")
-        new_end = b.number_input("End (s)", value=float(it.end), min_value=0.0, step=step, format="%.3f",
-                                 key=f"review_end_{pick}")
+        new_start = a.number_input(
+            "Start (s)",
+            value=float(it.start),
+            min_value=0.0,
+            step=step,
+            format="%.3f",
+            key=f"review_start_{pick}",
+        )
+        new_end = b.number_input(
+            "End (s)", value=float(it.end), min_value=0.0, step=step, format="%.3f", key=f"review_end_{pick}"
+        )
         label_names = [lab.name for lab in store.list_labels(project_id)]
-        new_label = c2.selectbox("Label", options=label_names, index=label_names.index(it.label)
-                                 if it.label in label_names else 0, key=f"review_label_{pick}")
+        new_label = c2.selectbox(
+            "Label",
+            options=label_names,
+            index=label_names.index(it.label) if it.label in label_names else 0,
+            key=f"review_label_{pick}",
+        )
         d.caption(f"{video.filename} · frame grid {video.fps or '?'} fps; times snap to real frames.")
         bc = st.columns(4)
         try:
@@ -98,8 +140,9 @@ with review_tab:
                 st.session_state["review_msg"] = f"rejected #{pick}"
                 st.rerun()
             if bc[2].button("Save adjustment (accepts it as corrected)", key="review_adjust"):
-                log.update_segment(pick, start=new_start, end=new_end,
-                                   label=new_label if new_label != it.label else None)
+                log.update_segment(
+                    pick, start=new_start, end=new_end, label=new_label if new_label != it.label else None
+                )
                 st.session_state["review_msg"] = f"adjusted #{pick}"
                 st.rerun()
             if bc[3].button("↶ Undo last edit of this video", key="review_undo"):
@@ -112,51 +155,91 @@ with review_tab:
 
 # ------------------------------------------------------------------------------------ export
 with export_tab:
-    fmt = st.selectbox("Format", options=list(EXPORT_FORMATS), key="export_format",
-                       index=list(EXPORT_FORMATS).index("csv"),
-                       format_func=lambda f: f"{f} — {EXPORT_FORMATS[f][1]}")
-    sources = st.multiselect("Segments to export", options=["manual", "corrected", "predicted"],
-                             default=["manual", "corrected"], key="export_sources",
-                             help="manual: drawn by a person; corrected: accepted or edited proposals; "
-                                  "predicted: proposals not reviewed yet.")
+    fmt = st.selectbox(
+        "Format",
+        options=list(EXPORT_FORMATS),
+        key="export_format",
+        index=list(EXPORT_FORMATS).index("csv"),
+        format_func=lambda f: f"{f} — {EXPORT_FORMATS[f][1]}",
+    )
+    sources = st.multiselect(
+        "Segments to export",
+        options=["manual", "corrected", "predicted"],
+        default=["manual", "corrected"],
+        key="export_sources",
+        help="manual: drawn by a person; corrected: accepted or edited proposals; "
+        "predicted: proposals not reviewed yet.",
+    )
     fps = None
     if fmt == "frames":
-        fps = st.number_input("Frame rate of the per-frame files (frames per second)", min_value=0.1,
-                              value=15.0, step=1.0, key="export_fps",
-                              help="Breakfast uses 15 fps, 50Salads 30 fps. Labels are sampled at t = i / fps.")
+        fps = st.number_input(
+            "Frame rate of the per-frame files (frames per second)",
+            min_value=0.1,
+            value=15.0,
+            step=1.0,
+            key="export_fps",
+            help="Breakfast uses 15 fps, 50Salads 30 fps. Labels are sampled at t = i / fps.",
+        )
     if st.button("Prepare export", key="export_prepare", disabled=not sources):
         try:
-            st.session_state["export_bundle"] = export_bundle(store, project_id, fmt, sources=sources, fps=fps)
+            st.session_state["export_bundle"] = export_bundle(
+                store, project_id, fmt, sources=sources, fps=fps
+            )
         except Exception as e:  # noqa: BLE001 - shown to the person (e.g. a frame format without fps)
             st.session_state.pop("export_bundle", None)
             st.error(f"Export failed: {e}")
     bundle = st.session_state.get("export_bundle")
     if bundle is not None:
-        st.download_button(f"Download {bundle.filename}", data=bundle.data, file_name=bundle.filename,
-                           mime=bundle.mime, key="export_download")
-        st.caption(f"{len(bundle.files)} file(s): " + ", ".join(bundle.files[:10])
-                   + (" …" if len(bundle.files) > 10 else ""))
+        st.download_button(
+            f"Download {bundle.filename}",
+            data=bundle.data,
+            file_name=bundle.filename,
+            mime=bundle.mime,
+            key="export_download",
+        )
+        st.caption(
+            f"{len(bundle.files)} file(s): "
+            + ", ".join(bundle.files[:10])
+            + (" …" if len(bundle.files) > 10 else "")
+        )
 
 # ------------------------------------------------------------------------------------ import
 with import_tab:
-    st.caption("One file (JSON, CSV, txt, .eaf, .vtt) or a .zip of a folder (THUMOS per-class txt, "
-               "per-frame label files, several .eaf/.vtt).")
-    up = st.file_uploader("Annotation file", key="import_file",
-                          type=["json", "csv", "txt", "eaf", "vtt", "zip"])
+    st.caption(
+        "One file (JSON, CSV, txt, .eaf, .vtt) or a .zip of a folder (THUMOS per-class txt, "
+        "per-frame label files, several .eaf/.vtt)."
+    )
+    up = st.file_uploader(
+        "Annotation file", key="import_file", type=["json", "csv", "txt", "eaf", "vtt", "zip"]
+    )
     ic = st.columns(3)
     ifmt = ic[0].selectbox("Format", options=["auto", *FORMATS], key="import_format")
-    ifps = ic[1].number_input("fps of frame-based files (0: from the file or the video)", min_value=0.0,
-                              value=0.0, key="import_fps")
-    isource = ic[2].selectbox("Import as", options=["manual", "predicted"], key="import_source",
-                              help="predicted: the segments become proposals to review (scores kept).")
+    ifps = ic[1].number_input(
+        "fps of frame-based files (0: from the file or the video)", min_value=0.0, value=0.0, key="import_fps"
+    )
+    isource = ic[2].selectbox(
+        "Import as",
+        options=["manual", "predicted"],
+        key="import_source",
+        help="predicted: the segments become proposals to review (scores kept).",
+    )
     strict = st.checkbox("Skip labels that are not in the project", value=True, key="import_strict")
-    create = st.checkbox("Create placeholder videos for names not in the project", value=False,
-                         key="import_create")
+    create = st.checkbox(
+        "Create placeholder videos for names not in the project", value=False, key="import_create"
+    )
     if st.button("Import", key="import_run", disabled=up is None) and up is not None:
         try:
             st.session_state["import_report"] = import_upload(
-                store, project_id, up.name, up.getvalue(), fmt=ifmt, fps=ifps or None,
-                create_videos=create, strict_labels=strict, source=isource)
+                store,
+                project_id,
+                up.name,
+                up.getvalue(),
+                fmt=ifmt,
+                fps=ifps or None,
+                create_videos=create,
+                strict_labels=strict,
+                source=isource,
+            )
         except Exception as e:  # noqa: BLE001 - a file we cannot read is reported, not raised
             st.session_state.pop("import_report", None)
             st.error(f"Import failed: {e}")
@@ -164,7 +247,8 @@ with import_tab:
     if report is not None:
         (st.success if not report.skipped else st.warning)(
             f"Imported {report.imported} segments; skipped {len(report.skipped)}"
-            + (f"; clipped {report.clipped} to the video bounds" if report.clipped else "") + "."
+            + (f"; clipped {report.clipped} to the video bounds" if report.clipped else "")
+            + "."
         )
         if report.skipped:
             counts = report.counts()

@@ -47,7 +47,12 @@ def _slug(name: str) -> str:
 
 
 def export_bundle(
-    store: Any, project_id: int, fmt: str, *, sources: Sequence[str] | None = None, fps: float | None = None,
+    store: Any,
+    project_id: int,
+    fmt: str,
+    *,
+    sources: Sequence[str] | None = None,
+    fps: float | None = None,
     **opts: Any,
 ) -> ExportBundle:
     """Export the project's active segments (only ``sources`` if given) in ``fmt``."""
@@ -60,11 +65,20 @@ def export_bundle(
     base = f"{_slug(project.name)}_{fmt}"
     with tempfile.TemporaryDirectory(prefix="otstudio-export-") as tmp:
         out = Path(tmp) / (base + suffix if suffix else base)
-        written = [Path(p) for p in export_from_store(store, project.name, out, fmt, sources=sources, fps=fps, **opts)]
+        written = [
+            Path(p)
+            for p in export_from_store(store, project.name, out, fmt, sources=sources, fps=fps, **opts)
+        ]
         files = [p for p in written if p.is_file()]
         if len(files) == 1 and suffix:
             f = files[0]
-            mime = "application/json" if f.suffix == ".json" else "text/csv" if f.suffix == ".csv" else "text/plain"
+            mime = (
+                "application/json"
+                if f.suffix == ".json"
+                else "text/csv"
+                if f.suffix == ".csv"
+                else "text/plain"
+            )
             return ExportBundle(f.name, f.read_bytes(), mime, (f.name,))
         buf = io.BytesIO()
         root = out if out.is_dir() else Path(tmp)
@@ -78,8 +92,16 @@ def export_bundle(
 
 
 def import_upload(
-    store: Any, project_id: int, filename: str, data: bytes, *, fmt: str = "auto", fps: float | None = None,
-    create_videos: bool = False, strict_labels: bool = True, source: str = "manual",
+    store: Any,
+    project_id: int,
+    filename: str,
+    data: bytes,
+    *,
+    fmt: str = "auto",
+    fps: float | None = None,
+    create_videos: bool = False,
+    strict_labels: bool = True,
+    source: str = "manual",
 ) -> Any:
     """Import an uploaded annotation file (or a ``.zip`` of a folder) into the project;
     returns the :class:`otcore.formats.ImportReport` (imported count and every skipped item
@@ -104,15 +126,29 @@ def import_upload(
             entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
             target = entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
         return import_into_store(
-            store, target, project.name, fmt, fps=fps, create_videos=create_videos,
-            strict_labels=strict_labels, source=source, user="import",
+            store,
+            target,
+            project.name,
+            fmt,
+            fps=fps,
+            create_videos=create_videos,
+            strict_labels=strict_labels,
+            source=source,
+            user="import",
         )
 
 
 def report_rows(report: Any) -> list[dict[str, Any]]:
     """The skipped items of an import report as table rows."""
     return [
-        {"reason": s.reason, "video": s.video, "label": s.label, "start": s.start, "end": s.end,
-         "where": s.where, "detail": s.detail}
+        {
+            "reason": s.reason,
+            "video": s.video,
+            "label": s.label,
+            "start": s.start,
+            "end": s.end,
+            "where": s.where,
+            "detail": s.detail,
+        }
         for s in report.skipped
     ]

@@ -58,7 +58,9 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
     page.wait_for_function(
         "() => { const f = document.querySelector('iframe[title*=timeline]');"
         " const v = f && f.contentDocument && f.contentDocument.getElementById('video');"
-        " return v && v.readyState >= 2; }", timeout=30_000)
+        " return v && v.readyState >= 2; }",
+        timeout=30_000,
+    )
 
     # keyboard: focus the component, go to frame IN_FRAME, mark in, step to OUT_FRAME, mark out
     canvas.click(position={"x": 60, "y": 40})  # lane header: focuses, chooses the label, no seek
@@ -80,7 +82,9 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
     page.wait_for_function(
         "() => { const f = document.querySelector('iframe[title*=timeline]');"
         " const c = f && f.contentDocument && f.contentDocument.getElementById('timeline');"
-        " return c && c.dataset.segments === '1'; }", timeout=30_000)
+        " return c && c.dataset.segments === '1'; }",
+        timeout=30_000,
+    )
 
     # undo with the keyboard (persisted log), then redo
     tl.locator("#timeline").click(position={"x": 60, "y": 40})
@@ -124,17 +128,25 @@ def test_displayed_image_is_the_decoded_frame(seeded, page, streamlit_server: st
     page.wait_for_function(
         "() => { const f = document.querySelector('iframe[title*=timeline]');"
         " const v = f && f.contentDocument && f.contentDocument.getElementById('video');"
-        " return v && v.readyState >= 2; }", timeout=30_000)
+        " return v && v.readyState >= 2; }",
+        timeout=30_000,
+    )
     vid = tl.locator("#video")
     for k in wanted:
         vid.evaluate(f"v => {{ window.otTimeline.cmd.home(); window.otTimeline.cmd.step({k}); }}")
         page.wait_for_timeout(150)
-        vid.evaluate("v => new Promise(r => v.seeking ? v.addEventListener('seeked', () => r(), {once: true}) : r())")
+        vid.evaluate(
+            "v => new Promise(r => v.seeking ? v.addEventListener('seeked', () => r(), {once: true}) : r())"
+        )
         page.wait_for_timeout(150)
         png = vid.evaluate(
-            "v => { const c = document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;"
-            " c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }")
-        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"), dtype=np.float32)
+            "v => { const c = document.createElement('canvas');"
+            " c.width = v.videoWidth; c.height = v.videoHeight;"
+            " c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }"
+        )
+        img = np.asarray(
+            Image.open(io.BytesIO(base64.b64decode(png.split(",", 1)[1]))).convert("RGB"), dtype=np.float32
+        )
         err = {j: float(np.abs(img - frames[j]).mean()) for j in (k - 1, k, k + 1) if j in frames}
         assert min(err, key=err.get) == k, (k, err)
         assert f"frame {k} /" in tl.locator("#clock").inner_text()

@@ -26,8 +26,9 @@ def seeded(data_dir: Path):
     store = Store.from_settings(load_settings(data_dir))
     project = store.create_project("demo")
     np.save(data_dir / "ft.npy", TIMES)
-    video = store.add_video(project.id, "clip.mp4", "videos/clip.mp4", "a" * 64, 8.0, 25.0, 200, 8, 8,
-                            frame_times_path="ft.npy")
+    video = store.add_video(
+        project.id, "clip.mp4", "videos/clip.mp4", "a" * 64, 8.0, 25.0, 200, 8, 8, frame_times_path="ft.npy"
+    )
     store.ensure_label(project.id, "jump", "#ff0000")
     yield store, project, video
     store.close()
@@ -70,8 +71,12 @@ def test_page_lists_segments_and_every_shortcut(seeded):
 def test_component_event_is_applied_once_and_undo_button_works(seeded):
     store, project, video = seeded
     key = f"timeline-{video.id}"
-    value = {"video_id": video.id, "events": [
-        {"id": "ev-1", "op": "add", "video_id": video.id, "label": "jump", "start": 1.01, "end": 2.49}]}
+    value = {
+        "video_id": video.id,
+        "events": [
+            {"id": "ev-1", "op": "add", "video_id": video.id, "label": "jump", "start": 1.01, "end": 2.49}
+        ],
+    }
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["project_id"] = project.id
     at.session_state[key] = value

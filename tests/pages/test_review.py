@@ -27,8 +27,12 @@ def seeded(data_dir: Path):
     store = Store.from_settings(load_settings(data_dir))
     project = store.create_project("demo")
     np.save(data_dir / "ft.npy", np.arange(250) / 25.0)
-    v1 = store.add_video(project.id, "a.mp4", "videos/a.mp4", "a" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy")
-    v2 = store.add_video(project.id, "b.mp4", "videos/b.mp4", "b" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy")
+    v1 = store.add_video(
+        project.id, "a.mp4", "videos/a.mp4", "a" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy"
+    )
+    v2 = store.add_video(
+        project.id, "b.mp4", "videos/b.mp4", "b" * 64, 10.0, 25.0, 250, 8, 8, frame_times_path="ft.npy"
+    )
     store.ensure_label(project.id, "jump")
     store.ensure_label(project.id, "run")
     log = EditLog(store)
@@ -85,7 +89,9 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
     bundle = at.session_state["export_bundle"]
     assert bundle.filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(bundle.data.decode())))
-    assert [(r["label"], float(r["start"]), float(r["end"]), r["source"]) for r in rows] == [("jump", 0.0, 1.0, "manual")]
+    assert [(r["label"], float(r["start"]), float(r["end"]), r["source"]) for r in rows] == [
+        ("jump", 0.0, 1.0, "manual")
+    ]
 
     # every format exports without error
     for fmt in ("activitynet", "thumos", "frames", "labelstudio", "eaf", "vtt"):
@@ -96,11 +102,13 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
 
     from ui.review import import_upload
 
-    text = ("video,label,start,end\n"
-            "b.mp4,jump,3.0,4.0\n"      # ok
-            "c.mp4,jump,1.0,2.0\n"      # unknown video
-            "b.mp4,swim,1.0,2.0\n"      # label not in project
-            "b.mp4,run,20.0,30.0\n")    # outside the video
+    text = (
+        "video,label,start,end\n"
+        "b.mp4,jump,3.0,4.0\n"  # ok
+        "c.mp4,jump,1.0,2.0\n"  # unknown video
+        "b.mp4,swim,1.0,2.0\n"  # label not in project
+        "b.mp4,run,20.0,30.0\n"
+    )  # outside the video
     report = import_upload(store, project.id, "ann.csv", text.encode())
     assert report.imported == 1
     reasons = sorted(s.reason for s in report.skipped)

@@ -22,8 +22,18 @@ def setup(data_dir: Path):
     store = Store.from_settings(settings)
     project = store.create_project("p")
     np.save(data_dir / "ft.npy", TIMES)
-    video = store.add_video(project.id, "v.mp4", "videos/v.mp4", "0" * 64, DURATION, 20.0, len(TIMES), 8, 8,
-                            frame_times_path="ft.npy")
+    video = store.add_video(
+        project.id,
+        "v.mp4",
+        "videos/v.mp4",
+        "0" * 64,
+        DURATION,
+        20.0,
+        len(TIMES),
+        8,
+        8,
+        frame_times_path="ft.npy",
+    )
     store.ensure_label(project.id, "jump")
     store.ensure_label(project.id, "run")
     yield store, EditLog(store), video
@@ -82,7 +92,9 @@ def test_accept_and_reject_proposals(setup):
     store, log, video = setup
     from otcore.types import Segment
 
-    ids = log.replace_predictions(video.id, [Segment("jump", 0.4, 1.0, 0.3), Segment("run", 2.0, 3.0, 0.8)], "test")
+    ids = log.replace_predictions(
+        video.id, [Segment("jump", 0.4, 1.0, 0.3), Segment("run", 2.0, 3.0, 0.8)], "test"
+    )
     assert apply_event(log, video.id, _ev(1, "accept", video.id, seg_id=ids[0])).ok
     assert apply_event(log, video.id, _ev(2, "reject", video.id, seg_id=ids[1])).ok
     segs = log.segments(video.id)

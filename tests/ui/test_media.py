@@ -28,7 +28,9 @@ def server():
     srv.stop()
 
 
-def _get(srv: MediaServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _get(
+    srv: MediaServer, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
     conn.request("GET", path, headers=headers or {})
     r = conn.getresponse()
@@ -60,5 +62,7 @@ def test_serves_ranges_of_registered_files_only(server: MediaServer, tmp_path: P
     other.write_text("no")
     token = url.split("/")[2]
     assert _get(server, "/v/not-a-token/secret.txt")[0] == 404
-    assert _get(server, f"/v/{token}/../secret.txt")[1].get("content-length") == str(len(data))  # token decides, not the name
+    assert _get(server, f"/v/{token}/../secret.txt")[1].get("content-length") == str(
+        len(data)
+    )  # token decides, not the name
     assert _get(server, "/secret.txt")[0] == 404

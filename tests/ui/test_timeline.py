@@ -31,7 +31,12 @@ def test_frontend_is_self_contained():
         assert "cdn" not in text.lower(), name
         assert "https://" not in text, name
     js = files["timeline.js"]
-    for msg in ("streamlit:componentReady", "streamlit:render", "streamlit:setComponentValue", "streamlit:setFrameHeight"):
+    for msg in (
+        "streamlit:componentReady",
+        "streamlit:render",
+        "streamlit:setComponentValue",
+        "streamlit:setFrameHeight",
+    ):
         assert msg in js
 
 
@@ -42,8 +47,16 @@ def _keys_in_js(js: str) -> set[str]:
 def test_every_listed_shortcut_is_handled():
     js = (FRONTEND_DIR / "timeline.js").read_text()
     handled = _keys_in_js(js)
-    names = {"Space": " ", "←": "ArrowLeft", "→": "ArrowRight", "Home": "Home", "End": "End", "Esc": "Escape",
-             "Delete": "Delete", "Backspace": "Backspace"}
+    names = {
+        "Space": " ",
+        "←": "ArrowLeft",
+        "→": "ArrowRight",
+        "Home": "Home",
+        "End": "End",
+        "Esc": "Escape",
+        "Delete": "Delete",
+        "Backspace": "Backspace",
+    }
     listed = " ".join(k for k, _ in SHORTCUTS if k != "mouse")
     tokens = re.split(r"\s*(?:/|,| or |…)\s*|\s+", listed)
     for tok in filter(None, tokens):
@@ -56,8 +69,10 @@ def test_every_listed_shortcut_is_handled():
             key = key.lower()
         assert key in handled, f"shortcut {tok!r} listed on the page but not handled in timeline.js"
     # and the other way round: every handled key is listed
-    listed_keys = {names.get(t.replace("Shift+", "").replace("Ctrl+", ""), t.replace("Shift+", "").replace("Ctrl+", ""))
-                   for t in filter(None, tokens)}
+    listed_keys = {
+        names.get(t.replace("Shift+", "").replace("Ctrl+", ""), t.replace("Shift+", "").replace("Ctrl+", ""))
+        for t in filter(None, tokens)
+    }
     listed_keys |= {"z", "y", "Z", "Y", "_", "="}  # ctrl combos and the unshifted twins of + / -
     if any(k.startswith(", ") for k, _ in SHORTCUTS):
         listed_keys.add(",")  # "," is also the separator of the table's key column

@@ -27,7 +27,14 @@ import streamlit.components.v1 as components
 from ui.timeline.events import EventResult, apply_events
 from ui.timeline.media import MediaServer
 
-__all__ = ["SHORTCUTS", "frame_grid_payload", "get_media_server", "timeline", "render_timeline", "video_frame_times"]
+__all__ = [
+    "SHORTCUTS",
+    "frame_grid_payload",
+    "get_media_server",
+    "timeline",
+    "render_timeline",
+    "video_frame_times",
+]
 
 FRONTEND_DIR = Path(__file__).resolve().parent / "frontend"
 _component = components.declare_component("timeline", path=str(FRONTEND_DIR))
@@ -56,12 +63,17 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("+ / -", "zoom the timeline in / out around the playhead"),
     ("0", "zoom to fit the whole video"),
     ("Esc", "clear in/out marks, selection and loop"),
-    ("mouse", "click the ruler or a lane to seek; drag a segment edge to move a boundary; "
-              "wheel zooms at the pointer, Shift+wheel pans; drag the bottom bar to pan"),
+    (
+        "mouse",
+        "click the ruler or a lane to seek; drag a segment edge to move a boundary; "
+        "wheel zooms at the pointer, Shift+wheel pans; drag the bottom bar to pan",
+    ),
 ]
 
 
-def frame_grid_payload(frame_times: Sequence[float] | np.ndarray, tol: float = 1e-5) -> dict[str, Any] | list[float]:
+def frame_grid_payload(
+    frame_times: Sequence[float] | np.ndarray, tol: float = 1e-5
+) -> dict[str, Any] | list[float]:
     """The frame times as sent to the browser: ``{"uniform": {t0, step, n}}`` when they are an
     exact arithmetic progression (within ``tol`` seconds), else the list of times (µs-rounded)."""
     t = np.asarray(frame_times, dtype=np.float64).reshape(-1)
@@ -121,19 +133,36 @@ def timeline(
 ) -> Any:
     """Mount the component; returns its raw value (``{"video_id", "events": [...]}`` or None)."""
     return _component(
-        video_id=video_id, video_url=video_url, media_port=media_port,
-        frame_times=frame_grid_payload(frame_times), duration=float(duration),
-        labels=list(labels), segments=list(segments), acked=list(acked), result=result,
-        select_id=select_id, active_label=active_label, key=key, default=None,
+        video_id=video_id,
+        video_url=video_url,
+        media_port=media_port,
+        frame_times=frame_grid_payload(frame_times),
+        duration=float(duration),
+        labels=list(labels),
+        segments=list(segments),
+        acked=list(acked),
+        result=result,
+        select_id=select_id,
+        active_label=active_label,
+        key=key,
+        default=None,
     )
 
 
 def _segment_json(s: Any) -> dict[str, Any]:
-    return {"id": int(s.id), "label": s.label, "start": float(s.start), "end": float(s.end),
-            "source": s.source, "score": None if s.score is None else float(s.score)}
+    return {
+        "id": int(s.id),
+        "label": s.label,
+        "start": float(s.start),
+        "end": float(s.end),
+        "source": s.source,
+        "score": None if s.score is None else float(s.score),
+    }
 
 
-def render_timeline(store: Any, log: Any, video: Any, *, key: str | None = None, user: str = "local") -> list[EventResult]:
+def render_timeline(
+    store: Any, log: Any, video: Any, *, key: str | None = None, user: str = "local"
+) -> list[EventResult]:
     """Apply the component's pending edits for ``video`` through ``log``, then draw the
     component with the refreshed segments. Returns the results of the edits applied in this run."""
     key = key or f"timeline-{video.id}"
@@ -161,8 +190,15 @@ def render_timeline(store: Any, log: Any, video: Any, *, key: str | None = None,
         server = get_media_server()
         url, port = server.register(path), server.port
     value = timeline(
-        video_id=int(video.id), video_url=url, media_port=port, frame_times=times, duration=duration,
-        labels=labels, segments=segments, key=key, acked=acked,
+        video_id=int(video.id),
+        video_url=url,
+        media_port=port,
+        frame_times=times,
+        duration=duration,
+        labels=labels,
+        segments=segments,
+        key=key,
+        acked=acked,
         result=last.to_json() if last else None,
         select_id=next((r.select_id for r in reversed(results) if r.ok and r.select_id is not None), None),
     )

@@ -38,10 +38,19 @@ OPS = ("add", "update", "split", "merge", "delete", "accept", "reject", "undo", 
 class EditLogLike(Protocol):
     """The part of :class:`otcore.store.edits.EditLog` the timeline uses."""
 
-    def add_segment(self, video_id: int, label: str, start: float, end: float, source: str = ...,
-                    score: float | None = ..., user: str = ...) -> Any: ...
-    def update_segment(self, seg_id: int, start: float | None = ..., end: float | None = ...,
-                       label: str | None = ...) -> Any: ...
+    def add_segment(
+        self,
+        video_id: int,
+        label: str,
+        start: float,
+        end: float,
+        source: str = ...,
+        score: float | None = ...,
+        user: str = ...,
+    ) -> Any: ...
+    def update_segment(
+        self, seg_id: int, start: float | None = ..., end: float | None = ..., label: str | None = ...
+    ) -> Any: ...
     def delete_segment(self, seg_id: int) -> Any: ...
     def split_segment(self, seg_id: int, t: float) -> Any: ...
     def merge_segments(self, a_id: int, b_id: int) -> Any: ...
@@ -109,8 +118,12 @@ def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str =
         if op == "update":
             sid = _seg_id(ev)
             label = ev.get("label")
-            log.update_segment(sid, start=_time(ev, "start", False), end=_time(ev, "end", False),
-                               label=str(label) if label else None)
+            log.update_segment(
+                sid,
+                start=_time(ev, "start", False),
+                end=_time(ev, "end", False),
+                label=str(label) if label else None,
+            )
             return EventResult(eid, op, True, f"updated segment {sid}", sid)
         if op == "split":
             sid = _seg_id(ev)

@@ -31,8 +31,15 @@ __all__ = ["MediaServer", "parse_range"]
 
 _CHUNK = 64 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_EXTRA_TYPES = {".mkv": "video/x-matroska", ".webm": "video/webm", ".mp4": "video/mp4", ".m4v": "video/mp4",
-                ".mov": "video/quicktime", ".avi": "video/x-msvideo", ".ogv": "video/ogg"}
+_EXTRA_TYPES = {
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".ogv": "video/ogg",
+}
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
