@@ -295,11 +295,16 @@ def main(argv: list[str] | None = None) -> int:
         log.info("signal %s: stopping after the current step", signum)
         stop.set()
 
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-    n = run_worker(settings, once=args.once, poll=args.poll, stop_event=stop,
-                   heartbeat_interval=args.heartbeat, exclusive=args.exclusive)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, _stop)
+    try:
+        n = run_worker(settings, once=args.once, poll=args.poll, stop_event=stop,
+                       heartbeat_interval=args.heartbeat, exclusive=args.exclusive)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print(f"otstudio worker: ran {n} job(s)")
     return 0
 

@@ -423,12 +423,10 @@ class Store:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session (rolled back at the end)."""
+        """A session for reading; closed (its transaction rolled back) at the end. Objects
+        loaded in it stay readable afterwards (detached, not expired)."""
         with self._read_sessions() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

@@ -1,0 +1,87 @@
+"""The worker process: started detached, killed mid-job, exclusive per data dir, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from otcore.jobs import queue
+from otcore.jobs.worker import _liveness_lock, ensure_worker, main, run_worker, worker_alive
+from otcore.settings import Settings
+from otcore.store import EditLog, Store
+
+
+def _wait(pred: Callable[[], bool], timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def test_killing_the_worker_mid_job_marks_it_failed_with_inputs_intact(settings: Settings) -> None:
+    store = Store.from_settings(settings)
+    project = store.create_project("P")
+    video = store.add_video(project.id, "v.mp4", "videos/v.mp4", "f" * 64, 10.0, 10.0, 100, 32, 24)
+    log = EditLog(store)
+    log.add_segment(video.id, "jump", 1.0, 2.0)
+    log.add_segment(video.id, "run", 3.0, 4.5)
+    before = log.segments(video.id)
+    jid = queue.submit(store, "sleep", {"steps": 1000, "seconds": 0.05}, project_id=project.id)
+
+    assert not worker_alive(settings)
+    proc = ensure_worker(settings)
+    assert proc is not None
+    try:
+        _wait(lambda: queue.get_job(store, jid).progress > 0)
+        job = queue.get_job(store, jid)
+        assert job.status == "running" and job.worker_pid == proc.pid
+        assert worker_alive(settings)
+        assert ensure_worker(settings) is None  # one worker per data dir
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    # the next look finds it failed, with a message; videos and annotations untouched
+    job = queue.get_job(store, jid)
+    assert job.status == "failed"
+    assert job.message.startswith("worker stopped while running")
+    assert 0 < job.progress < 1
+    assert not worker_alive(settings)
+    fresh = Store.from_settings(settings)
+    assert fresh.get_video(video.id) == video
+    assert EditLog(fresh).segments(video.id) == before
+    assert [j.status for j in queue.list_jobs(fresh)] == ["failed"]
+    fresh.close()
+    store.close()
+
+
+def test_exclusive_worker_exits_when_another_holds_the_data_dir(settings: Settings) -> None:
+    store = Store.from_settings(settings)
+    jid = queue.submit(store, "sleep", {"steps": 1, "seconds": 0})
+    with _liveness_lock(settings.data_dir, "other") as got:
+        assert got and worker_alive(settings)
+        assert run_worker(settings, once=True, exclusive=True) == 0
+        assert queue.get_job(store, jid).status == "queued"
+    assert not worker_alive(settings)
+    assert run_worker(settings, once=True, exclusive=True) == 1
+    assert queue.get_job(store, jid).status == "done"
+    store.close()
+
+
+def test_cli_worker_once_drains_the_queue(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store.from_settings(settings)
+    ids = [queue.submit(store, "sleep", {"steps": 2, "seconds": 0}) for _ in range(3)]
+    assert main(["--once", "--data-dir", str(settings.data_dir)]) == 0
+    assert "ran 3 job(s)" in capsys.readouterr().out
+    assert [queue.get_job(store, j).status for j in ids] == ["done"] * 3
+    assert not (settings.data_dir / "worker.pid").exists()
+    store.close()
