@@ -135,8 +135,9 @@ class JobContext:
         if self._hb_thread is not None:
             return
         self._hb_stop.clear()
-        self._hb_thread = threading.Thread(target=self._heartbeat_loop, name=f"job-{self.job_id}-heartbeat",
-                                           daemon=True)
+        self._hb_thread = threading.Thread(
+            target=self._heartbeat_loop, name=f"job-{self.job_id}-heartbeat", daemon=True
+        )
         self._hb_thread.start()
 
     def stop_heartbeat(self) -> None:

@@ -90,14 +90,24 @@ def _json_safe(value: Any, what: str) -> Any:
         raise StoreError(f"{what} must be JSON-serialisable: {exc}") from exc
 
 
-def submit(store: Store, kind: str, params: dict[str, Any] | None = None, project_id: int | None = None) -> int:
+def submit(
+    store: Store, kind: str, params: dict[str, Any] | None = None, project_id: int | None = None
+) -> int:
     """Queue a job of ``kind`` with JSON-able ``params``; returns its id."""
     params = _json_safe(dict(params or {}), "job params")
     with store.write() as s:
         if project_id is not None and s.get(Project, project_id) is None:
             raise NotFoundError(f"no project with id {project_id}")
-        row = Job(kind=kind, params=params, project_id=project_id, status="queued", progress=0.0, message="queued",
-                  cancel_requested=False, created_at=utcnow())
+        row = Job(
+            kind=kind,
+            params=params,
+            project_id=project_id,
+            status="queued",
+            progress=0.0,
+            message="queued",
+            cancel_requested=False,
+            created_at=utcnow(),
+        )
         s.add(row)
         s.flush()
         return int(row.id)
@@ -151,11 +161,17 @@ def request_cancel(store: Store, job_id: int) -> JobInfo:
             s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "queued")
-                .values(status="cancelled", cancel_requested=True, message="cancelled before it started",
-                        finished_at=now)
+                .values(
+                    status="cancelled",
+                    cancel_requested=True,
+                    message="cancelled before it started",
+                    finished_at=now,
+                )
             )
         elif row.status == "running":
-            s.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True))
+            s.execute(
+                update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True)
+            )
     return get_job(store, job_id, reap=False)
 
 
@@ -187,8 +203,16 @@ def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> 
                 res = s.execute(
                     update(Job)
                     .where(Job.id == job_id, Job.status == "queued")
-                    .values(status="running", worker_id=worker_id, worker_pid=pid, worker_host=host,
-                            started_at=now, heartbeat_at=now, progress=0.0, message="started")
+                    .values(
+                        status="running",
+                        worker_id=worker_id,
+                        worker_pid=pid,
+                        worker_host=host,
+                        started_at=now,
+                        heartbeat_at=now,
+                        progress=0.0,
+                        message="started",
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 won = res.rowcount == 1
@@ -227,20 +251,37 @@ def _finish(store: Store, job_id: int, worker_id: str | None, **values: Any) -> 
         return s.execute(q.values(**values).execution_options(synchronize_session=False)).rowcount == 1
 
 
-def finish(store: Store, job_id: int, result: dict[str, Any] | None = None, worker_id: str | None = None,
-           message: str = "done") -> bool:
+def finish(
+    store: Store,
+    job_id: int,
+    result: dict[str, Any] | None = None,
+    worker_id: str | None = None,
+    message: str = "done",
+) -> bool:
     """Mark a running job done with its JSON-able ``result``; False if it was no longer running."""
     result = _json_safe(dict(result or {}), "job result")
-    return _finish(store, job_id, worker_id, status="done", progress=1.0, result=result, message=message,
-                   heartbeat_at=utcnow())
+    return _finish(
+        store,
+        job_id,
+        worker_id,
+        status="done",
+        progress=1.0,
+        result=result,
+        message=message,
+        heartbeat_at=utcnow(),
+    )
 
 
-def fail(store: Store, job_id: int, message: str, error: str | None = None, worker_id: str | None = None) -> bool:
+def fail(
+    store: Store, job_id: int, message: str, error: str | None = None, worker_id: str | None = None
+) -> bool:
     """Mark a running job failed with a message (and traceback text in ``error``)."""
     return _finish(store, job_id, worker_id, status="failed", message=message, error=error or message)
 
 
-def mark_cancelled(store: Store, job_id: int, message: str = "cancelled", worker_id: str | None = None) -> bool:
+def mark_cancelled(
+    store: Store, job_id: int, message: str = "cancelled", worker_id: str | None = None
+) -> bool:
     """Mark a running job cancelled (after it stopped at a cancel check)."""
     return _finish(store, job_id, worker_id, status="cancelled", message=message)
 
@@ -259,7 +300,11 @@ def reap_stale(store: Store, timeout: float | None = None, now: datetime | None 
         if job.worker_host == host and job.worker_pid is not None and not pid_alive(job.worker_pid):
             reason = f"worker process {job.worker_pid} is gone"
         elif job.heartbeat_at is None or now - job.heartbeat_at > timedelta(seconds=timeout):
-            last = "never" if job.heartbeat_at is None else f"{(now - job.heartbeat_at).total_seconds():.0f}s ago"
+            last = (
+                "never"
+                if job.heartbeat_at is None
+                else f"{(now - job.heartbeat_at).total_seconds():.0f}s ago"
+            )
             reason = f"no heartbeat for more than {timeout:.0f}s (last {last})"
         if reason is None:
             continue

@@ -139,16 +139,22 @@ def run_job(
     """Run one claimed job to its end and record the outcome; returns the final status
     (``done``, ``failed`` or ``cancelled``). Exceptions of the job never escape (except
     KeyboardInterrupt/SystemExit, after the job is marked failed)."""
-    ctx = JobContext(store, settings, job.id, worker_id, heartbeat_interval=heartbeat_interval,
-                     stop_event=stop_event)
+    ctx = JobContext(
+        store, settings, job.id, worker_id, heartbeat_interval=heartbeat_interval, stop_event=stop_event
+    )
     try:
         fn = resolve(job.kind)
     except UnknownJobKind as exc:
         queue.fail(store, job.id, str(exc), worker_id=worker_id)
         return "failed"
     except Exception as exc:  # noqa: BLE001 - the job kind's module failed to import
-        queue.fail(store, job.id, f"cannot load job kind {job.kind!r}: {type(exc).__name__}: {exc}",
-                   error=traceback.format_exc(), worker_id=worker_id)
+        queue.fail(
+            store,
+            job.id,
+            f"cannot load job kind {job.kind!r}: {type(exc).__name__}: {exc}",
+            error=traceback.format_exc(),
+            worker_id=worker_id,
+        )
         return "failed"
     ctx.start_heartbeat()
     outcome: tuple[str, Any, str | None]
@@ -157,8 +163,12 @@ def run_job(
         result = fn(ctx, dict(job.params))
         outcome = ("done", result, None)
     except WorkerStopping:
-        outcome = ("failed", "worker stopped while running: the worker was shut down; "
-                   "inputs and annotations are unchanged, submit the job again", None)
+        outcome = (
+            "failed",
+            "worker stopped while running: the worker was shut down; "
+            "inputs and annotations are unchanged, submit the job again",
+            None,
+        )
     except JobCancelled:
         outcome = ("cancelled", "cancelled", None)
     except (KeyboardInterrupt, SystemExit):
@@ -241,8 +251,13 @@ def run_worker(
 # ---------------------------------------------------------------------------- processes
 
 
-def start_worker_process(settings: Settings, *, exclusive: bool = True, log_path: Path | None = None,
-                         extra_args: list[str] | None = None) -> subprocess.Popen[bytes]:
+def start_worker_process(
+    settings: Settings,
+    *,
+    exclusive: bool = True,
+    log_path: Path | None = None,
+    extra_args: list[str] | None = None,
+) -> subprocess.Popen[bytes]:
     """Start a detached ``python -m otcore worker`` for ``settings`` (its own session, output
     appended to ``<data dir>/logs/worker.log``); returns the Popen handle."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -264,8 +279,13 @@ def start_worker_process(settings: Settings, *, exclusive: bool = True, log_path
     cmd += list(extra_args or [])
     with open(log_path, "ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True,
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
         )
 
 
@@ -280,12 +300,19 @@ def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
 def main(argv: list[str] | None = None) -> int:
     """``otstudio worker [--once] [--data-dir D] [--poll S] [--exclusive]``: run the job worker."""
     parser = argparse.ArgumentParser(prog="otstudio worker", description="Run the background job worker.")
-    parser.add_argument("--once", action="store_true", help="run queued jobs until the queue is empty, then exit")
-    parser.add_argument("--data-dir", default=None, help="data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)")
+    parser.add_argument(
+        "--once", action="store_true", help="run queued jobs until the queue is empty, then exit"
+    )
+    parser.add_argument(
+        "--data-dir", default=None, help="data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)"
+    )
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between looks at an empty queue")
-    parser.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats of a running job")
-    parser.add_argument("--exclusive", action="store_true",
-                        help="exit at once if another worker already serves this data dir")
+    parser.add_argument(
+        "--heartbeat", type=float, default=2.0, help="seconds between heartbeats of a running job"
+    )
+    parser.add_argument(
+        "--exclusive", action="store_true", help="exit at once if another worker already serves this data dir"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.data_dir)
@@ -300,8 +327,14 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, _stop)
     try:
-        n = run_worker(settings, once=args.once, poll=args.poll, stop_event=stop,
-                       heartbeat_interval=args.heartbeat, exclusive=args.exclusive)
+        n = run_worker(
+            settings,
+            once=args.once,
+            poll=args.poll,
+            stop_event=stop,
+            heartbeat_interval=args.heartbeat,
+            exclusive=args.exclusive,
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

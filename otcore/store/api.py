@@ -266,7 +266,12 @@ def _label(row: Label) -> LabelInfo:
 
 def _artifact(row: Artifact) -> ArtifactInfo:
     return ArtifactInfo(
-        id=row.id, kind=row.kind, key=row.key, path=row.path, meta=dict(row.meta or {}), created_at=row.created_at
+        id=row.id,
+        kind=row.kind,
+        key=row.key,
+        path=row.path,
+        meta=dict(row.meta or {}),
+        created_at=row.created_at,
     )
 
 
@@ -315,7 +320,9 @@ def _make_engine(url: str) -> Engine:
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
             Path(u.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000, "check_same_thread": False}
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -391,7 +398,9 @@ class Store:
         self.engine = _make_engine(url)
         self.backend = self.engine.dialect.name
         write_engine = (
-            self.engine.execution_options(sqlite_begin="IMMEDIATE") if self.backend == "sqlite" else self.engine
+            self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            if self.backend == "sqlite"
+            else self.engine
         )
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
@@ -579,7 +588,18 @@ class Store:
             return _video(row)
 
     _VIDEO_FIELDS = frozenset(
-        {"filename", "path", "duration", "fps", "n_frames", "width", "height", "frame_times_path", "status", "error"}
+        {
+            "filename",
+            "path",
+            "duration",
+            "fps",
+            "n_frames",
+            "width",
+            "height",
+            "frame_times_path",
+            "status",
+            "error",
+        }
     )
 
     def update_video(self, video_id: int, **fields: Any) -> VideoInfo:
@@ -684,7 +704,9 @@ class Store:
 
     # -- segments (read only; edits go through EditLog) ---------------------------------------
 
-    def project_segments(self, project_id: int, sources: tuple[str, ...] | list[str] | None = None) -> list[SegmentInfo]:
+    def project_segments(
+        self, project_id: int, sources: tuple[str, ...] | list[str] | None = None
+    ) -> list[SegmentInfo]:
         """All active segments of a project (for export), ordered by video, start, label."""
         with self.read() as s:
             q = (
@@ -700,7 +722,9 @@ class Store:
 
     # -- artifacts ----------------------------------------------------------------------------
 
-    def add_artifact(self, kind: str, key: str, path: str, meta: dict[str, Any] | None = None) -> ArtifactInfo:
+    def add_artifact(
+        self, kind: str, key: str, path: str, meta: dict[str, Any] | None = None
+    ) -> ArtifactInfo:
         """Record a file under ``(kind, key)``; if that key exists its path and meta are updated
         (the key is a content hash, so the same key means the same content)."""
         meta = dict(meta or {})
@@ -758,7 +782,9 @@ class Store:
             fps = float(fps)
             row = s.scalar(
                 select(VideoFeature).where(
-                    VideoFeature.video_id == video_id, VideoFeature.model_id == model_id, VideoFeature.fps == fps
+                    VideoFeature.video_id == video_id,
+                    VideoFeature.model_id == model_id,
+                    VideoFeature.fps == fps,
                 )
             )
             if row is None:
@@ -793,6 +819,8 @@ class Store:
                 q = q.where(VideoFeature.fps == float(fps))
             q = q.order_by(VideoFeature.created_at.desc(), VideoFeature.id.desc())
             return [
-                VideoFeatureInfo(video_id=vf.video_id, artifact=_artifact(a), model_id=vf.model_id, fps=vf.fps)
+                VideoFeatureInfo(
+                    video_id=vf.video_id, artifact=_artifact(a), model_id=vf.model_id, fps=vf.fps
+                )
                 for vf, a in s.execute(q)
             ]

@@ -83,8 +83,14 @@ class _TimeBase:
         return None
 
 
-def snap_time(t: float, *, frame_times: Any = None, fps: float | None = None, duration: float | None = None,
-              is_end: bool = False) -> float:
+def snap_time(
+    t: float,
+    *,
+    frame_times: Any = None,
+    fps: float | None = None,
+    duration: float | None = None,
+    is_end: bool = False,
+) -> float:
     """Snap ``t`` (seconds) to the nearest frame start (``frame_times``, sorted seconds), else
     to the nearest multiple of ``1/fps``; an end time may also snap to ``duration``. The
     result is clamped to ``[0, duration]``."""
@@ -196,7 +202,9 @@ class EditLog:
         """A segment by id, whatever its status (``status`` tells whether it is shown)."""
         with self.store.read() as s:
             got = s.execute(
-                select(SegmentRow, Label.name).join(Label, Label.id == SegmentRow.label_id).where(SegmentRow.id == seg_id)
+                select(SegmentRow, Label.name)
+                .join(Label, Label.id == SegmentRow.label_id)
+                .where(SegmentRow.id == seg_id)
             ).first()
             return None if got is None else _segment(got[0], got[1])
 
@@ -215,12 +223,18 @@ class EditLog:
     def can_undo(self, video_id: int) -> bool:
         """True when the video has an applied edit to undo."""
         with self.store.read() as s:
-            return s.scalar(select(Edit.id).where(Edit.video_id == video_id, Edit.state == "applied").limit(1)) is not None
+            return (
+                s.scalar(select(Edit.id).where(Edit.video_id == video_id, Edit.state == "applied").limit(1))
+                is not None
+            )
 
     def can_redo(self, video_id: int) -> bool:
         """True when the video has an undone edit to redo."""
         with self.store.read() as s:
-            return s.scalar(select(Edit.id).where(Edit.video_id == video_id, Edit.state == "undone").limit(1)) is not None
+            return (
+                s.scalar(select(Edit.id).where(Edit.video_id == video_id, Edit.state == "undone").limit(1))
+                is not None
+            )
 
     # -- edits ---------------------------------------------------------------------------------
 
@@ -243,8 +257,14 @@ class EditLog:
         def op(tx: _Tx) -> int:
             start_s, end_s = _clean_times(tx.base, start, end, strict=True)
             lab = self.store._ensure_label(tx.session, tx.video.project_id, label)
-            row = tx.new(label_id=lab.id, start=start_s, end=end_s, source=source,
-                         score=None if score is None else float(score), method=method)
+            row = tx.new(
+                label_id=lab.id,
+                start=start_s,
+                end=end_s,
+                source=source,
+                score=None if score is None else float(score),
+                method=method,
+            )
             _absorb_overlaps(tx, row)
             return row.id
 
@@ -269,8 +289,14 @@ class EditLog:
             for seg in segments:
                 start_s, end_s = _clean_times(tx.base, seg.start, seg.end, strict=True)
                 lab = self.store._ensure_label(tx.session, tx.video.project_id, seg.label)
-                row = tx.new(label_id=lab.id, start=start_s, end=end_s, source=source,
-                             score=None if seg.score is None else float(seg.score), method=method)
+                row = tx.new(
+                    label_id=lab.id,
+                    start=start_s,
+                    end=end_s,
+                    source=source,
+                    score=None if seg.score is None else float(seg.score),
+                    method=method,
+                )
                 ids.append(row.id)
             if merge_overlaps and source in OWNED_SOURCES:
                 for rid in ids:
@@ -330,8 +356,14 @@ class EditLog:
                     f"[{row.start:.3f}, {row.end:.3f})"
                 )
             source = "corrected" if row.source == "predicted" else row.source
-            right = tx.new(label_id=row.label_id, start=ts, end=row.end, source=source, score=row.score,
-                           method=row.method)
+            right = tx.new(
+                label_id=row.label_id,
+                start=ts,
+                end=row.end,
+                source=source,
+                score=row.score,
+                method=row.method,
+            )
             row.end = ts
             row.source = source
             row.updated_at = utcnow()
@@ -383,7 +415,8 @@ class EditLog:
             row = tx.touch(_active_row(tx, seg_id))
             if row.source != "predicted":
                 raise EditError(
-                    f"segment {seg_id} is {row.source}; only predicted segments can be rejected (delete it instead)"
+                    f"segment {seg_id} is {row.source}; only predicted segments can be rejected "
+                    "(delete it instead)"
                 )
             row.status = "rejected"
             row.updated_at = utcnow()
@@ -417,8 +450,14 @@ class EditLog:
                 except EditError:
                     continue
                 lab = self.store._ensure_label(tx.session, tx.video.project_id, seg.label)
-                row = tx.new(label_id=lab.id, start=start_s, end=end_s, source="predicted",
-                             score=None if seg.score is None else float(seg.score), method=method)
+                row = tx.new(
+                    label_id=lab.id,
+                    start=start_s,
+                    end=end_s,
+                    source="predicted",
+                    score=None if seg.score is None else float(seg.score),
+                    method=method,
+                )
                 ids.append(row.id)
             return ids
 
@@ -439,9 +478,17 @@ class EditLog:
         with self.store.write() as s:
             _lock_video(s, video_id)
             if undo:
-                q = select(Edit).where(Edit.video_id == video_id, Edit.state == "applied").order_by(Edit.id.desc())
+                q = (
+                    select(Edit)
+                    .where(Edit.video_id == video_id, Edit.state == "applied")
+                    .order_by(Edit.id.desc())
+                )
             else:
-                q = select(Edit).where(Edit.video_id == video_id, Edit.state == "undone").order_by(Edit.id.asc())
+                q = (
+                    select(Edit)
+                    .where(Edit.video_id == video_id, Edit.state == "undone")
+                    .order_by(Edit.id.asc())
+                )
             edit = s.scalars(q.limit(1)).first()
             if edit is None:
                 return None
@@ -492,8 +539,17 @@ class EditLog:
                         .where(Edit.video_id == video_id, Edit.state == "undone")
                         .values(state="discarded", state_changed_at=utcnow())
                     )
-                    s.add(Edit(video_id=video_id, user=user or self.user, op=op_name, before=before, after=after,
-                               state="applied", created_at=utcnow()))
+                    s.add(
+                        Edit(
+                            video_id=video_id,
+                            user=user or self.user,
+                            op=op_name,
+                            before=before,
+                            after=after,
+                            state="applied",
+                            created_at=utcnow(),
+                        )
+                    )
                     return result
             except IntegrityError:  # a label created concurrently: retry once with it in place
                 if attempt:
@@ -503,8 +559,15 @@ class EditLog:
 
 def _edit_info(e: Edit) -> EditInfo:
     ids = tuple(sorted(int(k) for k in (e.after or {})))
-    return EditInfo(id=e.id, video_id=e.video_id, user=e.user, op=e.op, state=e.state, created_at=e.created_at,
-                    segment_ids=ids)
+    return EditInfo(
+        id=e.id,
+        video_id=e.video_id,
+        user=e.user,
+        op=e.op,
+        state=e.state,
+        created_at=e.created_at,
+        segment_ids=ids,
+    )
 
 
 def _lock_video(s: Session, video_id: int) -> Video:

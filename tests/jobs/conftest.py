@@ -38,7 +38,9 @@ def jobs_pg_url() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001
         admin.dispose()
-        pytest.skip(f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})")
+        pytest.skip(
+            f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})"
+        )
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
         yield url
@@ -60,7 +62,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def any_settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def any_settings(
+    request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
     """``settings`` on SQLite, or on the session's PostgreSQL database (emptied first)."""
     if request.param == "sqlite":
         return settings

@@ -39,7 +39,9 @@ def pg_database_url() -> Iterator[str]:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # noqa: BLE001 - server down or no CREATEDB: say so
         admin.dispose()
-        pytest.skip(f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})")
+        pytest.skip(
+            f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})"
+        )
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
         yield url

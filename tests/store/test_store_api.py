@@ -97,7 +97,9 @@ def test_labels_get_palette_colours_in_order(store: Store) -> None:
 def test_artifacts_and_video_features(store: Store) -> None:
     p = store.create_project("P")
     v = _video(store, p.id)
-    art = store.add_artifact("features", "sha:m:2", "features/x.npy", {"model_id": "m", "fps": 2.0, "dim": 512})
+    art = store.add_artifact(
+        "features", "sha:m:2", "features/x.npy", {"model_id": "m", "fps": 2.0, "dim": 512}
+    )
     assert store.find_artifact("features", "sha:m:2") == art
     again = store.add_artifact("features", "sha:m:2", "features/y.npy", {"model_id": "m", "fps": 2.0})
     assert again.id == art.id and again.path == "features/y.npy"

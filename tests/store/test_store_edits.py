@@ -13,8 +13,14 @@ from otcore.store.edits import snap_time
 from otcore.types import Segment
 
 
-def _video(store: Store, *, fps: float | None = 10.0, duration: float = 10.0, frame_times: np.ndarray | None = None,
-           name: str = "v") -> VideoInfo:
+def _video(
+    store: Store,
+    *,
+    fps: float | None = 10.0,
+    duration: float = 10.0,
+    frame_times: np.ndarray | None = None,
+    name: str = "v",
+) -> VideoInfo:
     p = store.ensure_project("P")
     ft_path = None
     if frame_times is not None:
@@ -23,8 +29,18 @@ def _video(store: Store, *, fps: float | None = 10.0, duration: float = 10.0, fr
         ft_path = f"videos/{name}.frames.npy"
         np.save(store.data_dir / ft_path, frame_times)
     n = None if fps is None else int(duration * fps)
-    return store.add_video(p.id, f"{name}.mp4", f"videos/{name}.mp4", name * 8, duration, fps, n, 64, 48,
-                           frame_times_path=ft_path)
+    return store.add_video(
+        p.id,
+        f"{name}.mp4",
+        f"videos/{name}.mp4",
+        name * 8,
+        duration,
+        fps,
+        n,
+        64,
+        48,
+        frame_times_path=ft_path,
+    )
 
 
 def _spans(log: EditLog, video_id: int, **kw) -> list[tuple[str, float, float, str]]:
@@ -37,7 +53,9 @@ def test_add_snaps_to_fps_grid_and_validates(store: Store) -> None:
     sid = log.add_segment(v.id, "jump", 1.013, 2.029)
     seg = log.get_segment(sid)
     assert (seg.start, seg.end) == pytest.approx((1.0, 2.04))
-    assert log.get_segment(log.add_segment(v.id, "run", 9.5, 10.01)).end == pytest.approx(10.0)  # clamped overshoot
+    assert log.get_segment(log.add_segment(v.id, "run", 9.5, 10.01)).end == pytest.approx(
+        10.0
+    )  # clamped overshoot
     for bad in [(2.0, 2.0), (3.0, 2.0), (-1.0, 2.0), (5.0, 11.0), (1.0, 1.01)]:
         with pytest.raises(EditError):
             log.add_segment(v.id, "jump", *bad)
@@ -90,11 +108,17 @@ def test_edit_ops_and_sources(store: Store) -> None:
     v = _video(store)
     log = EditLog(store)
     m = log.add_segment(v.id, "jump", 1.0, 2.0)
-    log.replace_predictions(v.id, [Segment("jump", 4.0, 5.0, 0.9), Segment("run", 6.0, 7.0, 0.3),
-                                   Segment("run", 8.0, 9.0, 0.5)], method="plot")
+    log.replace_predictions(
+        v.id,
+        [Segment("jump", 4.0, 5.0, 0.9), Segment("run", 6.0, 7.0, 0.3), Segment("run", 8.0, 9.0, 0.5)],
+        method="plot",
+    )
     preds = log.segments(v.id, sources=["predicted"])
-    assert [(p.label, p.score, p.method) for p in preds] == [("jump", 0.9, "plot"), ("run", 0.3, "plot"),
-                                                             ("run", 0.5, "plot")]
+    assert [(p.label, p.score, p.method) for p in preds] == [
+        ("jump", 0.9, "plot"),
+        ("run", 0.3, "plot"),
+        ("run", 0.5, "plot"),
+    ]
     p_jump, p_run, p_run2 = (p.id for p in preds)
     # accept: predicted -> corrected, score kept
     log.accept(p_jump)
@@ -136,8 +160,11 @@ def test_replace_predictions_never_touches_manual_or_corrected(store: Store) -> 
     c = log.segments(v.id, sources=["predicted"])[1].id
     log.update_segment(c, end=6.5)  # now corrected
     log.replace_predictions(v.id, [Segment("run", 3.0, 12.0, 0.1), Segment("run", 10.5, 11.0, 0.1)], "b")
-    assert _spans(log, v.id) == [("jump", 1.0, 2.0, "manual"), ("run", 3.0, 10.0, "predicted"),
-                                 ("jump", 5.0, 6.5, "corrected")]
+    assert _spans(log, v.id) == [
+        ("jump", 1.0, 2.0, "manual"),
+        ("run", 3.0, 10.0, "predicted"),
+        ("jump", 5.0, 6.5, "corrected"),
+    ]
     assert log.get_segment(m).source == "manual"
     assert len(log.project_segments(store.get_video(v.id).project_id)) == 3
 

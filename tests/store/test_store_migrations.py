@@ -14,7 +14,17 @@ from otcore.store import Store
 from otcore.store.api import _head_revision, upgrade_database
 from otcore.store.models import Base
 
-TABLES = {"project", "video", "label", "segment", "edit", "job", "artifact", "video_feature", "alembic_version"}
+TABLES = {
+    "project",
+    "video",
+    "label",
+    "segment",
+    "edit",
+    "job",
+    "artifact",
+    "video_feature",
+    "alembic_version",
+}
 
 
 def test_migrations_create_schema_from_empty(tmp_path: Path) -> None:
@@ -69,8 +79,12 @@ def test_two_processes_opening_a_new_database_at_once(tmp_path: Path, store_url:
         "import sys; from otcore.store import Store\n"
         "st = Store(sys.argv[1]); st.ensure_project('p'); print(st.revision())\n"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code, store_url], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=60) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
