@@ -172,14 +172,21 @@ with export_tab:
     )
     fps = None
     if fmt == "frames":
-        fps = st.number_input(
-            "Frame rate of the per-frame files (frames per second)",
-            min_value=0.1,
-            value=15.0,
-            step=1.0,
-            key="export_fps",
-            help="Breakfast uses 15 fps, 50Salads 30 fps. Labels are sampled at t = i / fps.",
+        rate = st.radio(
+            "Frame rate of the per-frame files",
+            options=["each video's real fps", "a chosen rate"],
+            horizontal=True,
+            key="export_rate",
         )
+        if rate == "a chosen rate":
+            fps = st.number_input(
+                "Frames per second",
+                min_value=0.1,
+                value=15.0,
+                step=1.0,
+                key="export_fps",
+                help="Breakfast features use 15 fps, 50Salads 30 fps. Line i is the label at t = i / fps.",
+            )
     if st.button("Prepare export", key="export_prepare", disabled=not sources):
         try:
             st.session_state["export_bundle"] = export_bundle(

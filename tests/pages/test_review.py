@@ -100,6 +100,20 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
         assert not at.exception and not at.error, (fmt, [e.value for e in at.error])
         assert at.session_state["export_bundle"].data
 
+    # per-frame files at a chosen rate: one line per 1/10 s of each 10 s video
+    import zipfile
+
+    at.selectbox(key="export_format").set_value("frames").run()
+    at.radio(key="export_rate").set_value("a chosen rate").run()
+    at.number_input(key="export_fps").set_value(10.0)
+    at.button(key="export_prepare").click().run()
+    assert not at.exception and not at.error
+    with zipfile.ZipFile(io.BytesIO(at.session_state["export_bundle"].data)) as zf:
+        lines = {n: zf.read(n).decode().splitlines() for n in zf.namelist()}
+    a_lines = next(v for k, v in lines.items() if Path(k).name.startswith("a."))  # e.g. demo_frames/a.mp4.txt
+    assert len(a_lines) == 100
+    assert set(a_lines[:10]) == {"jump"} and "jump" not in a_lines[10:]
+
     from ui.review import import_upload
 
     text = (
