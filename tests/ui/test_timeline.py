@@ -14,6 +14,9 @@ def test_uniform_frame_times_are_compressed_and_irregular_ones_kept():
     t = np.arange(500) / 29.97
     p = frame_grid_payload(t)
     assert p == {"uniform": {"t0": 0.0, "step": pytest.approx(1 / 29.97), "n": 500}}
+    # float32-rounded timestamps of a constant-rate 10-minute file still count as uniform
+    f32 = (np.arange(14315) / 24.0).astype(np.float32)
+    assert "uniform" in frame_grid_payload(f32)
     vfr = np.concatenate([[0.0], np.cumsum(np.tile([0.04, 0.06], 10))])
     q = frame_grid_payload(vfr)
     assert isinstance(q, list) and len(q) == len(vfr)

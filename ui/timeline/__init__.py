@@ -72,14 +72,17 @@ SHORTCUTS: list[tuple[str, str]] = [
 
 
 def frame_grid_payload(
-    frame_times: Sequence[float] | np.ndarray, tol: float = 1e-5
+    frame_times: Sequence[float] | np.ndarray, rel_tol: float = 0.002
 ) -> dict[str, Any] | list[float]:
-    """The frame times as sent to the browser: ``{"uniform": {t0, step, n}}`` when they are an
-    exact arithmetic progression (within ``tol`` seconds), else the list of times (µs-rounded)."""
+    """The frame times as sent to the browser: ``{"uniform": {t0, step, n}}`` when every time is
+    within ``rel_tol`` of a frame (0.2 %: under a millisecond at 24 fps; float32-rounded
+    timestamps of a constant-rate file qualify) of an arithmetic progression, else the list of
+    times (µs-rounded). Either way the edit log re-snaps every time to the stored frame times."""
     t = np.asarray(frame_times, dtype=np.float64).reshape(-1)
     if t.size >= 3:
         step = (t[-1] - t[0]) / (t.size - 1)
-        if step > 0 and float(np.max(np.abs(t - (t[0] + step * np.arange(t.size))))) <= tol:
+        dev = float(np.max(np.abs(t - (t[0] + step * np.arange(t.size))))) if step > 0 else np.inf
+        if dev <= rel_tol * step:
             return {"uniform": {"t0": float(t[0]), "step": float(step), "n": int(t.size)}}
     return [round(float(x), 6) for x in t]
 
