@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +45,9 @@ from sqlalchemy.orm import Session
 
 from otcore.store.api import EditInfo, NotFoundError, SegmentInfo, Store, StoreError, _segment
 from otcore.store.models import SEGMENT_SOURCES, Edit, Label, SegmentRow, Video, utcnow
-from otcore.types import Segment
+
+if TYPE_CHECKING:  # the store does not need torch at import time
+    from otcore.types import Segment
 
 __all__ = ["EditLog", "EditError", "snap_time", "OWNED_SOURCES"]
 

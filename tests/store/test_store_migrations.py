@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import otcore
 from otcore.store import Store
 from otcore.store.api import _head_revision, upgrade_database
 from otcore.store.models import Base
@@ -75,15 +76,24 @@ def test_two_processes_opening_a_new_database_at_once(tmp_path: Path, store_url:
                 table.drop(conn, checkfirst=True)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
         st.close()
+    # The children skip the ``otcore`` package initialiser (it imports torch: seconds of start-up)
+    # by pre-registering the package; the store itself needs only SQLAlchemy and Alembic.
     code = (
-        "import sys; from otcore.store import Store\n"
+        "import sys, types\n"
+        "pkg = types.ModuleType('otcore'); pkg.__path__ = [sys.argv[2]]; sys.modules['otcore'] = pkg\n"
+        "from otcore.store import Store\n"
+        "assert 'torch' not in sys.modules\n"
         "st = Store(sys.argv[1]); st.ensure_project('p'); print(st.revision())\n"
     )
+    pkg_dir = str(Path(otcore.__file__).resolve().parent)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", code, store_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", code, store_url, pkg_dir],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        for _ in range(2)
+        for _ in range(3)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
     for p, (out, err) in zip(procs, outs):
