@@ -9,9 +9,11 @@ Liveness: a worker holds an exclusive ``flock`` on ``<data dir>/worker.lock`` fo
 lifetime (released by the kernel even when the process is killed) and writes its pid to
 ``<data dir>/worker.pid``. :func:`worker_alive` tries that lock; :func:`ensure_worker`
 (what the app calls) starts a detached ``python -m otcore worker --exclusive`` when no worker
-holds it. An ``--exclusive`` worker that finds the lock taken exits at once, so two app
-processes racing to start a worker leave exactly one running. Where ``fcntl`` is missing
-(Windows) the pid file alone is used.
+holds it and none was started in the last ``STARTING_GRACE_S`` seconds (``worker.starting``
+records the child's pid: the child takes the lock only after its imports). An
+``--exclusive`` worker that finds the lock taken exits at once, so two app processes racing
+to start a worker leave exactly one running. Where ``fcntl`` is missing (Windows) the pid
+file alone is used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -52,11 +55,17 @@ __all__ = [
     "LOCK_FILE",
     "PID_FILE",
     "LOG_FILE",
+    "STARTING_FILE",
+    "STARTING_GRACE_S",
 ]
 
 LOCK_FILE = "worker.lock"
 PID_FILE = "worker.pid"
 LOG_FILE = "logs/worker.log"
+STARTING_FILE = "worker.starting"
+#: Seconds during which a just-started worker counts as alive before it holds the lock
+#: (starting the interpreter and importing the engine takes a few seconds).
+STARTING_GRACE_S = 60.0
 
 log = logging.getLogger("otcore.jobs.worker")
 
@@ -289,12 +298,31 @@ def start_worker_process(
         )
 
 
-def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
-    """Start a worker process unless one is alive for this data dir; returns the new process
-    or None when one was already running."""
-    if worker_alive(settings):
+def _starting_pid(data_dir: Path) -> int | None:
+    """The pid of a worker started recently by :func:`ensure_worker` that may still be importing
+    (it takes the lock only once running), or None."""
+    path = data_dir / STARTING_FILE
+    try:
+        info = json.loads(path.read_text())
+        pid, started = int(info["pid"]), float(info["time"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return start_worker_process(settings, exclusive=True)
+    if time.time() - started > STARTING_GRACE_S or not queue.pid_alive(pid):
+        return None
+    return pid
+
+
+def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Start a worker process unless one is alive for this data dir (or was started less than
+    ``STARTING_GRACE_S`` seconds ago and is still starting up); returns the new process or None."""
+    if worker_alive(settings) or _starting_pid(settings.data_dir) is not None:
+        return None
+    proc = start_worker_process(settings, exclusive=True)
+    marker = settings.data_dir / STARTING_FILE
+    tmp = marker.with_name(f".{STARTING_FILE}.{os.getpid()}")
+    tmp.write_text(json.dumps({"pid": proc.pid, "time": time.time()}))
+    tmp.replace(marker)
+    return proc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ def test_killing_the_worker_mid_job_marks_it_failed_with_inputs_intact(settings:
     proc = ensure_worker(settings)
     assert proc is not None
     try:
+        assert ensure_worker(settings) is None  # still starting: not a second one
         _wait(lambda: queue.get_job(store, jid).progress > 0)
         job = queue.get_job(store, jid)
         assert job.status == "running" and job.worker_pid == proc.pid
