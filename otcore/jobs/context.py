@@ -35,7 +35,7 @@ class JobContext:
     """Progress reporting and cancellation for one job: ``JobContext(store, settings, job_id)``.
 
     ``progress`` writes are throttled to one per ``min_interval`` seconds (the latest values
-    are flushed by the heartbeat thread); a fraction of 1.0 or a new message is written at once.
+    are flushed by the heartbeat thread); the first report and a fraction of 1.0 are written at once.
     """
 
     def __init__(
@@ -81,7 +81,7 @@ class JobContext:
         now = time.monotonic()
         with self._lock:
             self.fraction, self.message = fraction, message
-            urgent = fraction >= 1.0 or message != self._last_message
+            urgent = fraction >= 1.0 or self._last_write == 0.0
             if not urgent and now - self._last_write < self.min_interval:
                 self._pending = (fraction, message)
                 return
