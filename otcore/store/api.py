@@ -379,6 +379,19 @@ def _head_revision() -> str | None:
     return ScriptDirectory.from_config(cfg).get_current_head()
 
 
+def _known_revision(rev: str) -> bool:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    try:
+        return ScriptDirectory.from_config(cfg).get_revision(rev) is not None
+    except CommandError:
+        return False
+
+
 # ---------------------------------------------------------------------------- the store
 
 
@@ -406,8 +419,17 @@ class Store:
         self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
         self._cache_lock = threading.Lock()
         self._frame_times_cache: dict[int, Any] = {}
-        if migrate and _current_revision(self.engine) != _head_revision():
-            upgrade_database(self.engine)
+        if migrate:
+            current, head = _current_revision(self.engine), _head_revision()
+            if current != head:
+                if current is not None and not _known_revision(current):
+                    self.engine.dispose()
+                    raise StoreError(
+                        f"the database at {self!r} has schema revision {current!r}, which this version of "
+                        f"otstudio does not know (newest here: {head!r}); upgrade otstudio or use another "
+                        "OTSTUDIO_DATABASE_URL / data dir"
+                    )
+                upgrade_database(self.engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:

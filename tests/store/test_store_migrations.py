@@ -6,12 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import otcore
-from otcore.store import Store
+from otcore.store import Store, StoreError
 from otcore.store.api import _head_revision, upgrade_database
 from otcore.store.models import Base
 
@@ -102,3 +103,14 @@ def test_two_processes_opening_a_new_database_at_once(tmp_path: Path, store_url:
     st = Store(store_url)
     assert [p.name for p in st.list_projects()] == ["p"]
     st.close()
+
+
+def test_database_from_a_newer_version_gives_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(StoreError, match="schema revision '9999'"):
+        Store(url)
