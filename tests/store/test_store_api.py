@@ -141,3 +141,14 @@ def test_sqlite_pragmas(tmp_path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
     assert set(inspect(st.engine).get_table_names()) >= {"project", "video", "segment", "job"}
     st.close()
+
+
+def test_from_settings_puts_sqlite_in_the_data_dir(data_dir) -> None:
+    from otcore.settings import load_settings
+
+    settings = load_settings()
+    st = Store.from_settings(settings)
+    assert (data_dir / "otstudio.db").is_file()
+    assert st.resolve_path("videos/a.mp4") == data_dir / "videos" / "a.mp4"
+    assert st.resolve_path("/abs/a.mp4").as_posix() == "/abs/a.mp4"
+    st.close()
