@@ -12,12 +12,13 @@ Life cycle: ``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``
   or whose worker process is gone on this host (pid no longer alive), with the message
   ``"worker stopped while running: ..."``; inputs and annotations are untouched.
   :func:`get_job` and :func:`list_jobs` reap first, so a page finds such a job failed on
-  its next look.
+  its next look. The kind's clean-up hook (``registry.ABANDON_HOOKS``), if any, runs then.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from datetime import datetime, timedelta
@@ -45,6 +46,8 @@ __all__ = [
     "stale_timeout",
     "DEFAULT_STALE_SECONDS",
 ]
+
+log = logging.getLogger("otcore.jobs.queue")
 
 #: A running job whose heartbeat is older than this is failed (override: ``OTSTUDIO_JOB_STALE_SECONDS``).
 DEFAULT_STALE_SECONDS = 60.0
@@ -325,4 +328,18 @@ def reap_stale(store: Store, timeout: float | None = None, now: datetime | None 
             )
             if res.rowcount == 1:
                 reaped.append(job.id)
+    for job_id in reaped:
+        _run_abandon_hook(store, job_id)
     return reaped
+
+
+def _run_abandon_hook(store: Store, job_id: int) -> None:
+    from otcore.jobs.registry import abandon_hook
+
+    job = get_job(store, job_id, reap=False)
+    try:
+        hook = abandon_hook(job.kind)
+        if hook is not None:
+            hook(store, job)
+    except Exception:  # noqa: BLE001 - clean-up is best effort; the job is already marked failed
+        log.exception("clean-up of abandoned job %s (%s) failed", job.id, job.kind)

@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["JOB_KINDS", "UnknownJobKind", "resolve", "register"]
+__all__ = ["JOB_KINDS", "ABANDON_HOOKS", "UnknownJobKind", "resolve", "register", "abandon_hook"]
 
 JOB_KINDS: dict[str, str] = {
     "extract_features": "otcore.jobs.extract:run",
@@ -21,6 +21,13 @@ JOB_KINDS: dict[str, str] = {
     "align_videos": "otcore.jobs.phases:align",
     "weak_foreground": "otcore.jobs.phases:weak",
     "sleep": "otcore.jobs.builtin:sleep",
+}
+
+#: Optional clean-up per job kind, called as ``hook(store, job_info)`` after a job was found
+#: abandoned (its worker stopped) and marked failed, e.g. to reset a video's
+#: ``extracting`` status. A missing module or function means "no clean-up".
+ABANDON_HOOKS: dict[str, str] = {
+    "extract_features": "otcore.jobs.extract:on_abandoned",
 }
 
 
@@ -44,3 +51,15 @@ def resolve(kind: str) -> Callable[[Any, dict[str, Any]], Any]:
         raise UnknownJobKind(f"unknown job kind {kind!r} (known: {', '.join(sorted(JOB_KINDS))})") from None
     module, _, func = target.partition(":")
     return getattr(importlib.import_module(module), func)
+
+
+def abandon_hook(kind: str) -> Callable[[Any, Any], Any] | None:
+    """The clean-up function for an abandoned job of ``kind``, or None when there is none."""
+    target = ABANDON_HOOKS.get(kind)
+    if target is None:
+        return None
+    module, _, func = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), func, None)
+    except ImportError:
+        return None

@@ -208,3 +208,21 @@ def test_result_that_is_not_json_fails_the_job(
     monkeypatch.setattr("otcore.jobs.builtin.sleep", lambda ctx, params: {"x": object()})
     assert run_job(store, any_settings, job, "w") == "failed"
     assert "could not be stored" in queue.get_job(store, jid).message
+
+
+def test_abandon_hook_runs_once_for_a_reaped_job(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from otcore.jobs import registry
+
+    calls: list[tuple[int, str]] = []
+    monkeypatch.setitem(registry.ABANDON_HOOKS, "sleep", "otcore.jobs.builtin:sleep")
+    monkeypatch.setattr("otcore.jobs.builtin.sleep", lambda st, job: calls.append((job.id, job.status)))
+    jid = queue.submit(store, "sleep")
+    queue.claim_next(store, "w")
+    with store.write() as s:
+        s.execute(update(Job).where(Job.id == jid).values(heartbeat_at=utcnow() - timedelta(seconds=600)))
+    assert queue.get_job(store, jid).status == "failed"
+    assert queue.get_job(store, jid).status == "failed"
+    assert calls == [(jid, "failed")]
+    # a hook whose module or function is missing is simply skipped
+    monkeypatch.setitem(registry.ABANDON_HOOKS, "sleep", "otcore.jobs.no_such_module:f")
+    assert registry.abandon_hook("sleep") is None
