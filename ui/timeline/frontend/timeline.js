@@ -498,7 +498,7 @@
     if (S.pendingSeek !== null) { try { video.currentTime = S.pendingSeek; } catch (e) { /* ignore */ } }
     setHeight();
   });
-  video.addEventListener("error", () => { $("novideo").hidden = false; $("novideo").textContent = "The browser cannot play this file (container or codec; e.g. AVI/MPEG-4 Part 2). The timeline still works; convert the video to MP4 (H.264) or WebM to see it."; setHeight(); });
+  video.addEventListener("error", () => { video.style.display = "none"; $("novideo").hidden = false; $("novideo").textContent = "The browser cannot play this file (container or codec; e.g. AVI/MPEG-4 Part 2). The timeline still works; convert the video to MP4 (H.264) or WebM to see it."; setHeight(); });
   app.addEventListener("focus", () => app.classList.add("focused"));
   app.addEventListener("blur", () => app.classList.remove("focused"));
   document.addEventListener("keydown", onKey);
@@ -519,7 +519,7 @@
     if (args.video_url) {
       // the media server is plain http on the same host as the app, on its own port
       const url = args.media_port ? "http://" + window.location.hostname + ":" + args.media_port + args.video_url : args.video_url;
-      if (url !== S.videoUrl) { S.videoUrl = url; video.src = url; }
+      if (url !== S.videoUrl) { S.videoUrl = url; video.style.display = ""; $("novideo").hidden = true; video.src = url; }
     } else { $("novideo").hidden = false; }
     // acknowledged events leave the queue
     const acked = new Set(args.acked || []);
