@@ -62,7 +62,7 @@ def _owned_overlaps(log: EditLog, video_id: int) -> bool:
     return False
 
 
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=st.lists(op_strategy, min_size=1, max_size=12))
 def test_undo_then_redo_walks_back_and_forth_through_every_state(ops: list[tuple]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -94,7 +94,7 @@ def test_two_processes_opening_a_new_database_at_once(tmp_path: Path, store_url:
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(3)
+        for _ in range(2)
     ]
     outs = [p.communicate(timeout=60) for p in procs]
     for p, (out, err) in zip(procs, outs):
