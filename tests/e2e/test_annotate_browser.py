@@ -37,6 +37,18 @@ def seeded(streamlit_data_dir: Path, shared_data: Path):
     return np.asarray(times), added.video
 
 
+def _store_segments(data_dir: Path, video_id: int) -> list:
+    """The video's active segments, read straight from the app's store."""
+    from otcore.settings import load_settings
+    from otcore.store import EditLog, Store
+
+    store = Store.from_settings(load_settings(data_dir))
+    try:
+        return EditLog(store).segments(video_id)
+    finally:
+        store.close()
+
+
 def _timeline(page):
     return page.frame_locator('iframe[title*="timeline"]')
 
@@ -45,8 +57,9 @@ def _wait_segments(page, n: int) -> None:
     page.get_by_text(f"Segments ({n})", exact=True).wait_for(timeout=30_000)
 
 
-def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
+def test_mark_reload_undo_export(seeded, page, streamlit_server: str, streamlit_data_dir: Path):
     times, video = seeded
+    seeded_dir = streamlit_data_dir
     fps = video.fps
     page.goto(f"{streamlit_server}/annotate")
     tl = _timeline(page)
@@ -92,6 +105,28 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str):
     _wait_segments(page, 0)
     page.keyboard.press("Control+Shift+z")
     _wait_segments(page, 1)
+
+    # drag the end boundary with the mouse: it lands on a real frame start; then undo the drag
+    box = tl.locator("#timeline").bounding_box()
+    x_end = tl.locator("#video").evaluate(
+        "v => { const S = window.otTimeline.state, w = document.getElementById('timeline').clientWidth;"
+        " const s = S.segments[0], x0 = 150, x1 = w - 4;"
+        " return x0 + (s.end - S.view.t0) / (S.view.t1 - S.view.t0) * (x1 - x0); }"
+    )
+    y = box["y"] + 22 + 13  # first lane
+    page.mouse.move(box["x"] + x_end, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + x_end + 40, y, steps=4)
+    page.mouse.up()
+    message = tl.locator("#message")
+    message.filter(has_text="updated segment").wait_for(timeout=30_000)
+    (dragged,) = _store_segments(seeded_dir, video.id)
+    assert dragged.end > expect[1] + 0.5 / fps and np.min(np.abs(times - dragged.end)) < 1e-6
+    assert dragged.start == pytest.approx(expect[0], abs=1e-6)
+    page.keyboard.press("Control+z")
+    message.filter(has_text="undone").wait_for(timeout=30_000)
+    (back,) = _store_segments(seeded_dir, video.id)
+    assert back.end == pytest.approx(expect[1], abs=1e-6)
 
     # export CSV from Review & Export and check the times to one frame
     page.goto(f"{streamlit_server}/review")
