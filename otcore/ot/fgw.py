@@ -14,24 +14,28 @@ __all__ = ["fused_gw", "mirror_descent"]
 
 
 @torch.no_grad()
-def _project_balanced(
-    logT: torch.Tensor, a: torch.Tensor, b: torch.Tensor, max_steps: int, tol: float
-) -> torch.Tensor:
+def _project_balanced(logT: torch.Tensor, a: torch.Tensor, b: torch.Tensor, max_steps: int, tol: float,
+                      log_v0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """KL projection of ``exp(logT)`` on ``{T1 = a, Tᵀ1 = b}``: Sinkhorn scaling (exp domain, on the
     row-normalised plan so nothing overflows) until the column L1 error is ``<= tol`` or ``max_steps``.
-    The last update fixes the rows, so the row marginal is exact."""
+    The last update fixes the rows, so the row marginal is exact. ``log_v0`` warm-starts the column
+    scaling (consecutive mirror steps need similar corrections); returns ``(log T, log v)``."""
+    if log_v0 is not None:
+        logT = logT + log_v0.unsqueeze(-2)
     logT = logT + (a.log() - torch.logsumexp(logT, dim=-1)).unsqueeze(-1)
     E = logT.exp()
     tiny = torch.finfo(E.dtype).tiny
     u = torch.ones_like(a)
+    v = torch.ones_like(b)
     for step in range(1, max_steps + 1):
-        v = b / torch.bmm(u.unsqueeze(1), E).squeeze(1).clamp_min(tiny)
+        cols = torch.bmm(u.unsqueeze(1), E).squeeze(1)
+        if step > 1 and (step - 1) % 5 == 0 and bool(((v * cols - b).abs().sum(-1) <= tol).all()):
+            break
+        v = b / cols.clamp_min(tiny)
         u = a / torch.bmm(E, v.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)
-        if step % 5 == 0 or step == max_steps:
-            cols = v * torch.bmm(u.unsqueeze(1), E).squeeze(1)
-            if bool(((cols - b).abs().sum(-1) <= tol).all()):
-                break
-    return logT + u.log().unsqueeze(-1) + v.log().unsqueeze(-2)
+    lv = v.log()
+    out = logT + u.log().unsqueeze(-1) + lv.unsqueeze(-2)
+    return out, lv if log_v0 is None else lv + log_v0
 
 
 @torch.no_grad()
@@ -70,6 +74,7 @@ def mirror_descent(
     T = logT.exp()
     s: torch.Tensor | None = None if step_size is None else torch.full_like(la[:, 0], step_size)
     change = torch.full_like(la[:, 0], float("inf"))
+    log_v: torch.Tensor | None = None
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (it is returned)
@@ -80,7 +85,7 @@ def mirror_descent(
             s = 4.0 / grad.abs().amax(dim=(-2, -1)).clamp_min(1e-30)
         logT = logT - s[:, None, None] * grad
         if tau_b is None:
-            logT = _project_balanced(logT, a, b, proj_steps, proj_tol)
+            logT, log_v = _project_balanced(logT, a, b, proj_steps, proj_tol, log_v)
         else:
             logT = logT + (la - torch.logsumexp(logT, dim=-1)).unsqueeze(-1)
         T_new = logT.exp()

@@ -85,7 +85,7 @@ def _solve(
         return torch.bmm(u_.unsqueeze(1), Kt).squeeze(1)
 
     while True:
-        Kv = kv(v).clamp_min(tiny)
+        Kv = kv(v).clamp_min_(tiny)
         if n_iter % check_every == 0 or n_iter >= max_iter:
             # Residual of the current plan diag(u) K diag(v): its column condition holds exactly after
             # the last v-update, so the row residual is the whole marginal error (free: reuses K v).
@@ -101,16 +101,18 @@ def _solve(
             if n_iter >= max_iter:
                 break
         if fa == 1.0:
-            u = a / Kv
+            u = torch.div(a, Kv, out=Kv)
         else:
             u = torch.exp(fa * (la - Kv.log()) + (fa - 1.0) * alpha)
-        Ktu = ktu(u).clamp_min(tiny)
+        Ktu = ktu(u).clamp_min_(tiny)
         if fb == 1.0:
-            v = b / Ktu
+            v = torch.div(b, Ktu, out=Ktu)
         else:
             v = torch.exp(fb * (lb - Ktu.log()) + (fb - 1.0) * beta)
         n_iter += 1
-        if bool((u.amax() > hi) | (u.amin() < lo) | (v.amax() > hi) | (v.amin() < lo)):
+        umin, umax = torch.aminmax(u)
+        vmin, vmax = torch.aminmax(v)
+        if float(umax) > hi or float(umin) < lo or float(vmax) > hi or float(vmin) < lo:
             alpha = alpha + u.log()
             beta = beta + v.log()
             Kt = torch.exp(L + alpha[:, :, None] + beta[:, None, :])
