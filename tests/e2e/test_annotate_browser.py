@@ -37,6 +37,13 @@ def seeded(streamlit_data_dir: Path, shared_data: Path):
     return np.asarray(times), added.video
 
 
+def _open(page, base: str, title: str) -> None:
+    """Open the app at its root (so app.py wires the project selector) and go to a page by its link."""
+    page.goto(base)
+    page.get_by_role("link", name=title).click()
+    page.wait_for_url(re.compile(r"/(annotate|review)$"), timeout=30_000)
+
+
 def _store_segments(data_dir: Path, video_id: int) -> list:
     """The video's active segments, read straight from the app's store."""
     from otcore.settings import load_settings
@@ -61,7 +68,7 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str, streamlit_
     times, video = seeded
     seeded_dir = streamlit_data_dir
     fps = video.fps
-    page.goto(f"{streamlit_server}/annotate")
+    _open(page, streamlit_server, "Annotate")
     tl = _timeline(page)
     canvas = tl.locator("#timeline")
     canvas.wait_for(timeout=60_000)
@@ -129,7 +136,7 @@ def test_mark_reload_undo_export(seeded, page, streamlit_server: str, streamlit_
     assert back.end == pytest.approx(expect[1], abs=1e-6)
 
     # export CSV from Review & Export and check the times to one frame
-    page.goto(f"{streamlit_server}/review")
+    _open(page, streamlit_server, "Review & Export")
     page.get_by_role("tab", name="Export").click()
     page.get_by_role("button", name="Prepare export").click()
     with page.expect_download(timeout=30_000) as dl:
@@ -157,7 +164,7 @@ def test_displayed_image_is_the_decoded_frame(seeded, page, streamlit_server: st
         for i, f in enumerate(container.decode(video=0)):
             if any(abs(i - k) <= 1 for k in wanted):
                 frames[i] = f.to_ndarray(format="rgb24").astype(np.float32)
-    page.goto(f"{streamlit_server}/annotate")
+    _open(page, streamlit_server, "Annotate")
     tl = _timeline(page)
     tl.locator("#timeline").wait_for(timeout=60_000)
     page.wait_for_function(
