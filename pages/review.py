@@ -150,6 +150,23 @@ with review_tab:
                 st.rerun()
         except (ValueError, LookupError) as e:
             st.error(str(e))
+
+        with st.expander("Bulk: accept the confident, reject the hopeless (of the proposals listed above)"):
+            qc = st.columns([2, 1, 2, 1])
+            hi = qc[0].number_input("Accept all with score ≥", 0.0, 1.0, 0.9, 0.05, key="review_bulk_hi")
+            if qc[1].button("Accept", key="review_bulk_accept"):
+                done = [x.seg_id for x in shown if x.score is not None and x.score >= hi]
+                for sid in done:
+                    log.accept(sid)
+                st.session_state["review_msg"] = f"accepted {len(done)} proposals (undo: one per proposal)"
+                st.rerun()
+            lo = qc[2].number_input("Reject all with score <", 0.0, 1.0, 0.1, 0.05, key="review_bulk_lo")
+            if qc[3].button("Reject", key="review_bulk_reject"):
+                done = [x.seg_id for x in shown if x.score is None or x.score < lo]
+                for sid in done:
+                    log.reject(sid)
+                st.session_state["review_msg"] = f"rejected {len(done)} proposals (undo: one per proposal)"
+                st.rerun()
     if msg := st.session_state.pop("review_msg", None):
         st.toast(msg)
 

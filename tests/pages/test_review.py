@@ -134,3 +134,20 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
     assert any("skipped 3" in w.value for w in at.warning)
     md = " ".join(m.value for m in at.markdown)
     assert "unknown video" in md and "label not in project" in md and "times outside the video" in md
+
+
+def test_bulk_accept_and_reject_by_score(seeded):
+    store, project, (v1, v2), (p1, p2) = seeded
+    log = EditLog(store)
+    at = _app(project.id)
+    at.number_input(key="review_bulk_hi").set_value(0.55)
+    at.button(key="review_bulk_accept").click().run()  # 0.9 and 0.6
+    assert not at.exception, at.exception
+    at.number_input(key="review_bulk_lo").set_value(0.4)
+    at.button(key="review_bulk_reject").click().run()  # 0.3
+    sources = {s.id: s.source for s in store.project_segments(project.id)}
+    assert sources[p1[0]] == sources[p1[1]] == "corrected"
+    assert p2[0] not in sources  # rejected
+    assert sources[p2[1]] == "predicted"  # 0.5: left for a person
+    assert [it.value for it in at.success if "Review next" in it.value][0].startswith("**Review next: b.mp4")
+    assert log.can_undo(v2.id)
