@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     # 1. decode only
     t0 = time.perf_counter()
     n_dec = 0
-    for t, f in iter_frames(
+    for t, _ in iter_frames(
         video, fps=args.fps, size=encoder.short_side, batch=args.batch, backend=args.backend, info=info
     ):
         n_dec += len(t)

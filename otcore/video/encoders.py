@@ -390,6 +390,20 @@ def _drop_text_tower(model: torch.nn.Module) -> None:
     text = getattr(model, "text", None)  # CustomTextCLIP keeps its text tower in .text
     if isinstance(text, torch.nn.Module):
         model._modules["text"] = None
+    _release_freed_memory()
+
+
+def _release_freed_memory() -> None:
+    """Give freed heap memory back to the OS (glibc keeps many small freed blocks otherwise)."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 class ClipEncoder:
@@ -449,16 +463,16 @@ class ClipEncoder:
         """Short side the decoder should resize frames to (the model's input size)."""
         return int(min(self.image_size))
 
-    def preprocess(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """uint8 ``[B, H, W, 3]`` RGB → normalized float ``[B, 3, h, w]`` on the model device.
+    def fit(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 ``[B, H, W, 3]`` RGB → ``[B, 3, h, w]`` at the model's input size, values 0..255.
 
-        Resize so the short side matches the model input (skipped when it already does),
-        center-crop, normalize by the model's mean/std — all batched in torch.
+        Resize so the short side matches (skipped when it already does, then the result
+        stays uint8 — 4x smaller to queue), center-crop (or pad for ``longest``). Batched torch.
         """
         x = torch.as_tensor(frames) if isinstance(frames, np.ndarray) else frames
         if x.ndim != 4 or x.shape[-1] != 3:
             raise ValueError(f"frames must be [B, H, W, 3] RGB, got shape {tuple(x.shape)}")
-        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()
+        x = x.to(self.device, non_blocking=True).permute(0, 3, 1, 2)
         th, tw = self.image_size
         h, w = int(x.shape[-2]), int(x.shape[-1])
         if self.resize_mode == "squash":
@@ -470,7 +484,7 @@ class ClipEncoder:
             if (nh, nw) != (h, w):
                 x = self._resize(x, nh, nw)
             ph, pw = th - nh, tw - nw
-            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=0.0)
+            x = F.pad(x.float(), (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), value=0.0)
         else:  # "shortest": short side to the input size, then center crop
             scale = max(th / h, tw / w)
             nh, nw = max(th, round(h * scale)), max(tw, round(w * scale))
@@ -478,16 +492,31 @@ class ClipEncoder:
                 x = self._resize(x, nh, nw)
             top, left = (nh - th) // 2, (nw - tw) // 2
             x = x[:, :, top : top + th, left : left + tw]
-        return ((x - self._mean) / self._std).contiguous()
+        return x.contiguous()
+
+    def normalize(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``[B, 3, h, w]`` values 0..255 (uint8 or float) → normalized float by the model's mean/std."""
+        return (pixels.to(self.device).float() - self._mean) / self._std
+
+    def preprocess(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 ``[B, H, W, 3]`` RGB → normalized float ``[B, 3, h, w]`` on the model device.
+
+        Resize so the short side matches the model input (skipped when it already does),
+        center-crop, normalize by the model's mean/std — all batched in torch.
+        """
+        return self.normalize(self.fit(frames)).contiguous()
 
     def _resize(self, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
         mode = self.interpolation if self.interpolation in ("bilinear", "bicubic") else "bilinear"
-        x = F.interpolate(x, size=(h, w), mode=mode, align_corners=False, antialias=True)
+        x = F.interpolate(x.float(), size=(h, w), mode=mode, align_corners=False, antialias=True)
         return x.clamp_(0.0, 255.0)
 
     def encode_pixels(self, pixels: torch.Tensor, normalize: bool = True) -> torch.Tensor:
-        """Encode already preprocessed ``[B, 3, h, w]`` tensors → ``[B, D]`` float32."""
+        """Encode ``[B, 3, h, w]`` tensors → ``[B, D]`` float32. Float input is taken as already
+        normalized (:meth:`preprocess`); uint8 input (:meth:`fit`) is normalized here."""
         with torch.inference_mode():
+            if pixels.dtype == torch.uint8:
+                pixels = self.normalize(pixels)
             out = self.model.encode_image(pixels.to(self.device))
             out = out.float()
             return F.normalize(out, dim=-1) if normalize else out

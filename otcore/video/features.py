@@ -83,7 +83,7 @@ def extract_features(
     """Encode the frames sampled at ``fps`` from a video → ``VideoFeatures [T, D]`` (float32, L2-normalized).
 
     ``encoder`` is a :class:`~otcore.video.encoders.ClipEncoder` (anything with
-    ``preprocess``, ``encode_pixels``, ``short_side``, ``embed_dim``, ``model_id``).
+    ``fit``, ``encode_pixels``, ``short_side``, ``embed_dim``, ``model_id``).
     ``progress(fraction, message)`` is called after every batch; ``check_cancelled()`` is
     called between batches and may raise to stop (the producer thread is stopped cleanly).
     If ``stats`` is a list, an :class:`ExtractStats` is appended to it.
@@ -110,7 +110,7 @@ def extract_features(
             for t, frames in iter_frames(
                 path, fps=fps, size=encoder.short_side, batch=batch, backend=backend, info=meta
             ):
-                pixels = encoder.preprocess(frames)
+                pixels = encoder.fit(frames)  # uint8 at the model's input size when possible
                 del frames
                 if not put((len(t), pixels)):
                     return
