@@ -448,10 +448,10 @@ def probe(path: str | os.PathLike[str], backend: str | None = None) -> VideoProb
     for b in _backend_order(backend):
         try:
             return _decord_probe(p) if b == "decord" else _pyav_probe(p)
-        except (NoFrames, NotAVideo, CorruptVideo) as e:
+        except (NotAVideo, CorruptVideo) as e:
+            # Verdicts from the container header (still image, no video stream, truncated)
+            # are properties of the file: another backend would only repeat them.
             errors[b] = e
-            # A definite verdict from one backend is still worth a second opinion only for
-            # codec support issues; NoFrames/NotAVideo/truncation are properties of the file.
             break
         except Exception as e:  # backend-specific failure: try the next one
             log.info("backend %s could not read %s: %s", b, p, e)
@@ -472,10 +472,7 @@ def frame_times(path: str | os.PathLike[str], backend: str | None = None) -> np.
             if times.size == 0:
                 raise NoFrames(f"{p.name} contains no video frames")
             return times
-        except VideoError as e:
-            errors[b] = e
-            break
-        except Exception as e:
+        except Exception as e:  # in auto mode, the next backend gets a chance
             errors[b] = e
     raise _classify(p, errors)
 
