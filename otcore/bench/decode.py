@@ -35,8 +35,8 @@ METRICS = ("MoF", "Edit", "F1@10", "F1@25", "F1@50")
 #: Grid searched by ``--tune`` (on split 1).
 TUNE_GRID: dict[str, list] = {
     "cost": ["neglog", "one_minus"],
-    "alpha": [0.3, 0.6, 0.8],
-    "radius": [0.01, 0.02, 0.04],
+    "alpha": [0.1, 0.3, 0.6],
+    "radius": [0.005, 0.01, 0.02, 0.04],
     "eps": [0.02, 0.04, 0.08],
     "tau_b": [0.01, 0.05, None],
 }
