@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where tensors are made, so `import otcore` stays light
+    import torch
 
 __all__ = ["Segment", "VideoFeatures", "Prediction"]
 
@@ -50,6 +52,9 @@ class VideoFeatures:
         return self.n_frames / self.fps
 
     def times(self) -> torch.Tensor:
+        """Time in seconds of each row."""
+        import torch
+
         return torch.arange(self.n_frames, dtype=torch.float64) / self.fps
 
 
