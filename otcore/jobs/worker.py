@@ -317,7 +317,9 @@ def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
     ``STARTING_GRACE_S`` seconds ago and is still starting up); returns the new process or None."""
     if worker_alive(settings) or _starting_pid(settings.data_dir) is not None:
         return None
-    proc = start_worker_process(settings, exclusive=True)
+    # the app's worker stops with the app (after its current step), so no stale worker
+    # outlives an upgrade; `otstudio worker` started by hand has no parent to follow
+    proc = start_worker_process(settings, exclusive=True, extra_args=["--parent-pid", str(os.getpid())])
     marker = settings.data_dir / STARTING_FILE
     tmp = marker.with_name(f".{STARTING_FILE}.{os.getpid()}")
     tmp.write_text(json.dumps({"pid": proc.pid, "time": time.time()}))
@@ -341,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--exclusive", action="store_true", help="exit at once if another worker already serves this data dir"
     )
+    parser.add_argument(
+        "--parent-pid", type=int, default=None, help="stop (after the current step) when this process is gone"
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.data_dir)
@@ -351,6 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
 
     previous: dict[int, Any] = {}
+    if args.parent_pid:
+
+        def _follow_parent() -> None:
+            while not stop.wait(2.0):
+                if not queue.pid_alive(args.parent_pid):
+                    log.info("parent process %s is gone: stopping", args.parent_pid)
+                    stop.set()
+
+        threading.Thread(target=_follow_parent, name="follow-parent", daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous[sig] = signal.signal(sig, _stop)

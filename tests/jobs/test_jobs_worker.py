@@ -86,3 +86,25 @@ def test_cli_worker_once_drains_the_queue(settings: Settings, capsys: pytest.Cap
     assert [queue.get_job(store, j).status for j in ids] == ["done"] * 3
     assert not (settings.data_dir / "worker.pid").exists()
     store.close()
+
+
+def test_app_started_worker_stops_when_its_parent_is_gone(tmp_path):
+    """A worker started with --parent-pid exits by itself once that process has ended."""
+    import subprocess as sp
+    import sys as _sys
+
+    parent = sp.Popen([_sys.executable, "-c", "import time; time.sleep(60)"])
+    worker = sp.Popen(
+        [_sys.executable, "-m", "otcore", "worker", "--data-dir", str(tmp_path), "--parent-pid", str(parent.pid)],
+        stdout=sp.DEVNULL, stderr=sp.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        assert worker.poll() is None, "worker should run while its parent lives"
+        parent.kill()
+        parent.wait()
+        assert worker.wait(timeout=30) == 0
+    finally:
+        for p in (parent, worker):
+            if p.poll() is None:
+                p.kill()
