@@ -148,8 +148,9 @@ def _save_frame_times(settings: Settings, stored: Path, sha256: str) -> str | No
     return _relative(settings, out)
 
 
-def _register(store: Any, settings: Settings, project_id: int, ingested: Any,
-              extract: bool, fps: float) -> AddedVideo:
+def _register(
+    store: Any, settings: Settings, project_id: int, ingested: Any, extract: bool, fps: float
+) -> AddedVideo:
     from otcore.store import DuplicateError
 
     existing = store.find_video(project_id, sha256=ingested.sha256)
@@ -199,8 +200,13 @@ def add_video(
 
 
 def import_folder(
-    store: Any, settings: Settings, project_id: int, folder: str | os.PathLike[str],
-    *, extract: bool = True, fps: float = 2.0,
+    store: Any,
+    settings: Settings,
+    project_id: int,
+    folder: str | os.PathLike[str],
+    *,
+    extract: bool = True,
+    fps: float = 2.0,
 ) -> Iterator[tuple[Path, AddedVideo | None, str | None]]:
     """Add every video under ``folder``: yields ``(source, added, error message)`` per file."""
     from otcore.video.ingest import import_folder as ingest_folder
@@ -212,8 +218,9 @@ def import_folder(
             yield result.source, _register(store, settings, project_id, result.video, extract, fps), None
 
 
-def submit_extraction(store: Any, settings: Settings, video_id: int, fps: float = 2.0,
-                      encoder: EncoderChoice | None = None) -> int:
+def submit_extraction(
+    store: Any, settings: Settings, video_id: int, fps: float = 2.0, encoder: EncoderChoice | None = None
+) -> int:
     """Queue the feature-extraction job of a video with the chosen encoder."""
     from otcore.jobs.queue import submit
 
@@ -223,8 +230,9 @@ def submit_extraction(store: Any, settings: Settings, video_id: int, fps: float 
     return submit(store, "extract_features", params, project_id=video.project_id if video else None)
 
 
-def load_video_features(store: Any, settings: Settings, video_id: int,
-                        model_id: str | None = None, fps: float | None = None) -> VideoFeatures | None:
+def load_video_features(
+    store: Any, settings: Settings, video_id: int, model_id: str | None = None, fps: float | None = None
+) -> VideoFeatures | None:
     """The newest features of a video (for this model/fps if given), or None."""
     from otcore.video.features import load_features_file
 
@@ -292,17 +300,19 @@ def video_rows(store: Any, project_id: int) -> list[dict[str, Any]]:
     for v in store.list_videos(project_id):
         job = latest.get(v.id)
         feats = store.list_video_features(v.id)
-        rows.append({
-            "id": v.id,
-            "video": v.filename,
-            "duration_s": None if v.duration is None else round(v.duration, 2),
-            "fps": None if v.fps is None else round(v.fps, 3),
-            "frames": v.n_frames,
-            "size": f"{v.width}×{v.height}" if v.width and v.height else "",
-            "features": ", ".join(f"{f.model_id} @ {f.fps:g} fps" for f in feats) or "—",
-            "job": job.status if job else "—",
-            "progress": float(job.progress) if job else (1.0 if feats else 0.0),
-            "message": (job.message or job.error or "") if job else "",
-            "job_id": job.id if job else None,
-        })
+        rows.append(
+            {
+                "id": v.id,
+                "video": v.filename,
+                "duration_s": None if v.duration is None else round(v.duration, 2),
+                "fps": None if v.fps is None else round(v.fps, 3),
+                "frames": v.n_frames,
+                "size": f"{v.width}×{v.height}" if v.width and v.height else "",
+                "features": ", ".join(f"{f.model_id} @ {f.fps:g} fps" for f in feats) or "—",
+                "job": job.status if job else "—",
+                "progress": float(job.progress) if job else (1.0 if feats else 0.0),
+                "message": (job.message or job.error or "") if job else "",
+                "job_id": job.id if job else None,
+            }
+        )
     return rows

@@ -2,10 +2,9 @@
 
 import importlib
 import inspect
+import pkgutil
 import subprocess
 import sys
-
-import pkgutil
 
 import otcore
 

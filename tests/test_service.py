@@ -53,7 +53,9 @@ def test_same_file_twice_is_a_duplicate_and_changes_nothing(env, shared_data: Pa
     "name,content",
     [("empty.mp4", b""), ("notes.mp4", b"this is text, not a video\n" * 50), ("../../etc/passwd.mp4", None)],
 )
-def test_bad_inputs_raise_clear_errors_and_keep_what_is_stored(env, shared_data: Path, tmp_path: Path, name, content):
+def test_bad_inputs_raise_clear_errors_and_keep_what_is_stored(
+    env, shared_data: Path, tmp_path: Path, name, content
+):
     settings, store, project = env
     good = service.add_video(store, settings, project.id, shared_data / "videos" / "demo_demo.mp4")
     before = sorted(p.name for p in settings.videos_dir.iterdir())
@@ -111,13 +113,17 @@ def test_encoder_falls_back_to_offline_weights_with_a_reason(data_dir: Path, mon
 
 def test_load_video_features_reads_the_linked_artifact(env, shared_data: Path):
     settings, store, project = env
-    v = service.add_video(store, settings, project.id, shared_data / "videos" / "demo_demo.mp4", extract=False).video
+    v = service.add_video(
+        store, settings, project.id, shared_data / "videos" / "demo_demo.mp4", extract=False
+    ).video
     assert service.load_video_features(store, settings, v.id) is None
     from otcore.video.features import save_features_file
 
     feats = VideoFeatures(torch.randn(7, 16), fps=2.0, model_id="m/x")
     path = save_features_file(settings.features_dir / "f.npz", feats)
-    art = store.add_artifact("features", "k1", str(path.relative_to(settings.data_dir)), {"model_id": "m/x", "fps": 2.0})
+    art = store.add_artifact(
+        "features", "k1", str(path.relative_to(settings.data_dir)), {"model_id": "m/x", "fps": 2.0}
+    )
     store.set_video_features(v.id, art.id)
     got = service.load_video_features(store, settings, v.id)
     assert got is not None and got.fps == 2.0 and got.model_id == "m/x"

@@ -3,6 +3,7 @@ data dir, and a headless Chromium page driven by Playwright (Debian's chromium b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -61,9 +62,22 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
     env.pop("OTSTUDIO_DATABASE_URL", None)
     log = open(streamlit_data_dir / "streamlit.log", "wb")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--server.fileWatcherType=none",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -76,7 +90,9 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.close()
-            pytest.fail("streamlit did not start:\n" + (streamlit_data_dir / "streamlit.log").read_text()[-3000:])
+            pytest.fail(
+                "streamlit did not start:\n" + (streamlit_data_dir / "streamlit.log").read_text()[-3000:]
+            )
         time.sleep(0.3)
     try:
         yield url
@@ -89,10 +105,8 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
         # the app starts a background worker in its own session; stop it through its pid file
         pid_file = streamlit_data_dir / "worker.pid"
         if pid_file.is_file():
-            try:
+            with contextlib.suppress(ValueError, KeyError, ProcessLookupError, PermissionError):
                 os.kill(int(json.loads(pid_file.read_text())["pid"]), signal.SIGTERM)
-            except (ValueError, KeyError, ProcessLookupError, PermissionError):
-                pass
         log.close()
 
 

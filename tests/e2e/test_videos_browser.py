@@ -21,7 +21,9 @@ def test_upload_a_video_and_see_it_listed(page, shared_data: Path, streamlit_dat
     grid = page.locator("[data-testid='stDataFrame']").first
     grid.wait_for(timeout=60_000)
     # the grid draws on a canvas; its accessible table holds the same cell texts
-    grid.locator("td[role=gridcell]", has_text="v_GGSY1Qvo990.mp4").first.wait_for(state="attached", timeout=30_000)
+    grid.locator("td[role=gridcell]", has_text="v_GGSY1Qvo990.mp4").first.wait_for(
+        state="attached", timeout=30_000
+    )
     cells = [c.strip() for c in grid.locator("td[role=gridcell]").all_text_contents()]
     row = cells.index("v_GGSY1Qvo990.mp4")
     assert cells[row + 1] == f"{duration:.2f}", cells

@@ -95,8 +95,18 @@ def test_app_started_worker_stops_when_its_parent_is_gone(tmp_path):
 
     parent = sp.Popen([_sys.executable, "-c", "import time; time.sleep(60)"])
     worker = sp.Popen(
-        [_sys.executable, "-m", "otcore", "worker", "--data-dir", str(tmp_path), "--parent-pid", str(parent.pid)],
-        stdout=sp.DEVNULL, stderr=sp.DEVNULL,
+        [
+            _sys.executable,
+            "-m",
+            "otcore",
+            "worker",
+            "--data-dir",
+            str(tmp_path),
+            "--parent-pid",
+            str(parent.pid),
+        ],
+        stdout=sp.DEVNULL,
+        stderr=sp.DEVNULL,
     )
     try:
         time.sleep(1.0)
