@@ -150,7 +150,7 @@ def _chunks(src: BinaryIO | Any, chunk: int) -> Iterator[bytes]:
 
 def _limit_message(name: str, max_bytes: int) -> str:
     return (
-        f"{name} is larger than the upload limit of {max_bytes / 1e6:,.0f} MB; "
+        f"{name} is larger than the upload limit of {max_bytes / 2**20:,.0f} MB; "
         "raise the limit (OTSTUDIO_MAX_UPLOAD_MB / server.maxUploadSize) or import it from a folder"
     )
 
