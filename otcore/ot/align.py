@@ -52,7 +52,7 @@ def align(
     rho: float = 0.0,
     dummy_cost: float | None = None,
     max_iter: int = 25,
-    proj_steps: int = 100,
+    proj_steps: int = 20,
 ) -> OTResult:
     r"""Align the frames of two videos (VAOT): balanced fused GW with a dummy frame for background.
 
