@@ -95,8 +95,8 @@ class PlotTALConfig:
     ot_weight: float = 0.1
     ot_temperature: float = 0.07
     iou_weight: float = 1.0
-    epochs: int = 80
-    lr: float = 5e-3
+    epochs: int = 40
+    lr: float = 1e-2
     weight_decay: float = 1e-4
     dropout: float = 0.3
     focal_alpha: float = 0.25
@@ -186,8 +186,8 @@ def ot_align(sim: torch.Tensor, mask: torch.Tensor, eps: float, max_iter: int, t
 
 
 class Adapter(nn.Module):
-    """``Linear(D→E) → GELU → Conv1d(E→E, k=3)`` on L2-normalised inputs, masked, output normalised
-    (the projection first, so the temporal convolution runs in the small space)."""
+    """``Linear(D→E) → GELU → dropout → (+ Conv1d(E→E, k=3))`` on prepared (standardised, L2-normalised)
+    inputs, masked, output normalised (the projection first, so the temporal convolution is cheap)."""
 
     def __init__(self, in_dim: int, out_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -198,13 +198,17 @@ class Adapter(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``x [B, T, D]``, ``mask [B, T]`` → ``[B, T, E]`` unit rows (zeros on padding)."""
         m = mask[..., None].to(x.dtype)
-        h = F.gelu(self.proj(self.drop(F.normalize(x, dim=-1)))) * m
+        h = self.drop(F.gelu(self.proj(x))) * m
         h = h + self.conv(h.transpose(1, 2)).transpose(1, 2)
         return F.normalize(h, dim=-1) * m
 
 
 class RegressionHead(nn.Module):
-    """Shared boundary head: ``Linear → ReLU → Conv1d_3 → softplus · σ_l`` → ``[B, T_l, 2]``."""
+    """Shared boundary head: ``Linear → (pyramid) → ReLU → Conv1d_3 → softplus · σ_l`` → ``[B, T_l, 2]``.
+
+    The first layer is linear, so it commutes with the (masked, weights summing to one) average pooling:
+    it runs once on level 0 and its output is pooled, instead of running on every level.
+    """
 
     def __init__(self, dim: int, hidden: int, levels: int) -> None:
         super().__init__()
@@ -212,10 +216,10 @@ class RegressionHead(nn.Module):
         self.conv2 = nn.Conv1d(hidden, 2, 3, padding=1)
         self.scale = nn.Parameter(torch.ones(levels))
 
-    def forward(self, f: torch.Tensor, level: int) -> torch.Tensor:
-        """Distances (start, end) in level units for level ``level`` features ``[B, T_l, dim]``."""
-        h = self.conv2(F.relu(self.lin(f)).transpose(1, 2)).transpose(1, 2)
-        return F.softplus(h) * self.scale[level]
+    def forward(self, h: torch.Tensor, level: int) -> torch.Tensor:
+        """Distances (start, end) in level units from the pooled hidden features ``[B, T_l, hidden]``."""
+        out = self.conv2(F.relu(h).transpose(1, 2)).transpose(1, 2)
+        return F.softplus(out) * self.scale[level]
 
 
 class FewShotTAL(nn.Module):
@@ -238,6 +242,7 @@ class FewShotTAL(nn.Module):
         prior = -math.log((1 - config.prior_prob) / config.prior_prob)
         self.bias = nn.Parameter(torch.full((len(class_names),), prior))
         self.glp: nn.Module | None = None
+        self._fixed_levels: tuple[torch.Tensor, Any] | None = None
         self.register_buffer("in_mean", torch.zeros(in_dim))
         self.register_buffer("in_std", torch.ones(in_dim))
 
@@ -249,23 +254,35 @@ class FewShotTAL(nn.Module):
         self.in_std.copy_(rows.std(0).clamp_min(1e-3) if rows.shape[0] > 1 else torch.ones_like(self.in_std))
 
     # -- features ---------------------------------------------------------------------------
+    def prepare(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Standardised, L2-normalised inputs (fixed during training: computed once per batch)."""
+        return F.normalize((x - self.in_mean) / self.in_std, dim=-1) * mask[..., None].to(x.dtype)
+
     def embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Frame embeddings ``[B, T, E]`` (adapter output, or normalised inputs for ``prototype``)."""
-        x = (x - self.in_mean) / self.in_std
+        """Frame embeddings ``[B, T, E]`` of prepared inputs (adapter output; the inputs for ``prototype``)."""
         if self.adapter is None:
-            return F.normalize(x, dim=-1) * mask[..., None].to(x.dtype)
+            return x
         return self.adapter(x, mask)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict[str, Any]:
-        """Run the detector on a padded batch ``x [B, T, D]``, ``mask [B, T]``.
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, prepared: bool = False) -> dict[str, Any]:
+        """Run the detector on a padded batch ``x [B, T, D]``, ``mask [B, T]`` (``prepared=True`` when
+        ``x`` is already ``self.prepare(x, mask)``).
 
         Returns a dict: ``logits [B, L, T0, C]``, ``reg [B, L, T0, 2]``, ``mask [B, L, T0]``, ``plan``
         ``[B, L, C, T0, N]`` (PLOT-TAL only, else None), ``embed [B, T, E]``, ``prompts [C, N, E]``.
         """
         cfg = self.config
+        if not prepared:
+            x = self.prepare(x, mask)
         f0 = self.embed(x, mask)
-        levels = masked_pyramid(f0, mask, cfg.levels)
-        feats, masks = _stack_levels(levels)  # [B, L, T0, E], [B, L, T0]
+        cached = self._fixed_levels if self.adapter is None else None
+        if cached is not None and cached[0] is x:
+            levels, feats, masks = cached[1]
+        else:
+            levels = masked_pyramid(f0, mask, cfg.levels)
+            feats, masks = _stack_levels(levels)  # [B, L, T0, E], [B, L, T0]
+            if self.adapter is None and prepared:  # inputs fixed: reuse the pyramid next step
+                self._fixed_levels = (x, (levels, feats, masks))
         G = self.prompts()  # [C, N, E]
         plan = None
         if cfg.method == "plot-tal":
@@ -276,8 +293,9 @@ class FewShotTAL(nn.Module):
         else:
             s = cosine_similarity_scores(feats, G)
         logits = self.log_scale.exp() * s + self.bias
+        hidden = masked_pyramid(self.reg_head.lin(f0), mask, cfg.levels)
         reg = torch.stack(
-            [F.pad(self.reg_head(f, l), (0, 0, 0, feats.shape[2] - f.shape[1])) for l, (f, _) in enumerate(levels)],
+            [F.pad(self.reg_head(h, l), (0, 0, 0, feats.shape[2] - h.shape[1])) for l, (h, _) in enumerate(hidden)],
             1,
         )
         return {"logits": logits, "reg": reg, "mask": masks, "plan": plan, "embed": f0, "prompts": G}
@@ -475,10 +493,12 @@ def fit(
     opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs))
     n_pos = max(1.0, float(pos_t.sum()))
+    with torch.no_grad():
+        x = model.prepare(x, mask)
     _init_bias(model, x, mask)
     for step in range(config.epochs):
         model.train()
-        out = model(x, mask)
+        out = model(x, mask, prepared=True)
         valid = out["mask"][..., None].float()
         focal = (sigmoid_focal_loss(out["logits"], cls_t, config.focal_alpha, config.focal_gamma) * valid).sum() / n_pos
         if bool(pos_t.any()):
@@ -504,6 +524,7 @@ def fit(
         if progress is not None:
             progress(step + 1, config.epochs, losses)
     model.eval()
+    model._fixed_levels = None
     model.freeze_prompts()
     if config.scoring == "sot-glp":
         from otcore.methods.sot_glp import SotGlpConfig, fit_segment_scorer
@@ -519,7 +540,7 @@ def _init_bias(model: FewShotTAL, x: torch.Tensor, mask: torch.Tensor, quantile:
     """Data-driven prior: ``β_c = −log((1−π)/π) − e^κ q_c`` with ``q_c`` the ``quantile`` of the class's
     similarity over the training positions, so that initially only the top positions score above π."""
     model.eval()
-    out = model(x, mask)
+    out = model(x, mask, prepared=True)
     scale = model.log_scale.exp()
     s = (out["logits"] - model.bias) / scale  # [B, L, T0, C]
     valid = out["mask"]

@@ -89,12 +89,23 @@ class SegmentScorer(nn.Module):
         self.global_prompts = global_prompts
         self.local_prompts = local_prompts
         self.last: dict[str, torch.Tensor] = {}
+        self.register_buffer("in_mean", torch.zeros(in_dim))
+        self.register_buffer("in_std", torch.ones(in_dim))
 
-    def scores(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Global and local similarities ``[S, C]`` each."""
+    def prepare_rows(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The valid frames ``x[mask]`` standardised with the training statistics and L2-normalised."""
+        return F.normalize((x[mask].float() - self.in_mean) / self.in_std, dim=-1)
+
+    def scores(
+        self, x: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Global and local similarities ``[S, C]`` each (``rows`` = ``prepare_rows(x, mask)`` if cached)."""
         cfg = self.config
-        m = mask[..., None].to(x.dtype)
-        f = F.normalize(self.adapter(self.drop(F.normalize(x, dim=-1))), dim=-1) * m  # [S, T, E]
+        m = mask[..., None].to(torch.float32)
+        if rows is None:
+            rows = self.prepare_rows(x, mask)
+        f = torch.zeros(*mask.shape, self.embed_dim, dtype=torch.float32, device=x.device)
+        f[mask] = F.normalize(self.drop(self.adapter(rows)), dim=-1)  # [S, T, E], zeros on padding
         g = self.global_prompts()[:, 0]  # [C, E]
         h = self.local_prompts()  # [C, M, E]
         mean = F.normalize(f.sum(1) / m.sum(1).clamp_min(1.0), dim=-1)
@@ -109,18 +120,18 @@ class SegmentScorer(nn.Module):
                            idx[..., None].expand(-1, -1, -1, f.shape[-1]))  # [S, C, k, E]
         sim = torch.einsum("scke,cme->sckm", sel, h)  # [S, C, k, M]
         cost = 1.0 - sim
-        w = sel_mask.to(x.dtype) + 1e-6
+        w = sel_mask.to(sim.dtype) + 1e-6
         a = w / w.sum(-1, keepdim=True)
         cost_solver = torch.where(sel_mask[..., None], cost.detach(), torch.ones_like(cost.detach()))
         res = sinkhorn(LinearProblem(cost_solver, a=a), eps=cfg.eps, max_iter=cfg.ot_iters, tol=1e-3)
-        plan = res.plan.to(x.dtype) * sel_mask[..., None]
+        plan = res.plan.to(sim.dtype) * sel_mask[..., None]
         s_loc = 1.0 - (plan * cost).sum((-2, -1)) / plan.sum((-2, -1)).clamp_min(1e-9)
         self.last = {"plan": plan.detach(), "index": idx.detach()}
         return s_glob, s_loc
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Class logits ``[S, C]`` = mixed score / τ."""
-        s_glob, s_loc = self.scores(x, mask)
+        s_glob, s_loc = self.scores(x, mask, rows)
         mix = self.config.mix
         return ((1 - mix) * s_glob + mix * s_loc) / self.config.temperature
 
@@ -184,13 +195,18 @@ def fit_clips(
     lp = PromptEncoder.from_tower(tower, class_names, n_prompts=config.n_local, n_ctx=config.n_ctx, generator=gen)
     model = SegmentScorer(config, class_names, int(clips[0].shape[1]), tower.embed_dim, gp, lp)
     x, mask = pad_clips(clips)
+    valid = x[mask]
+    model.in_mean.copy_(valid.mean(0))
+    model.in_std.copy_(valid.std(0).clamp_min(1e-3) if valid.shape[0] > 1 else torch.ones_like(model.in_std))
+    with torch.no_grad():
+        rows = model.prepare_rows(x, mask)
     y = torch.as_tensor(list(labels), device=x.device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
                             weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs))
     model.train()
     for _ in range(config.epochs):
-        loss = F.cross_entropy(model(x, mask), y)
+        loss = F.cross_entropy(model(x, mask, rows), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,0 +1,101 @@
+"""train_fewshot / predict_fewshot jobs against a real store on SQLite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from otcore.jobs import queue
+from otcore.jobs.context import JobCancelled, JobContext
+from otcore.jobs.fewshot import load_plans, predict, train
+from otcore.settings import Settings
+from otcore.store import EditLog, Store
+
+
+def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, n in layout:
+        x = rng.random((n, 16)).astype(np.float32)
+        if label == "jump":
+            x[:, :4] += 3
+        elif label == "swing":
+            x[:, 4:8] += 3
+        rows.append(x)
+    return np.concatenate(rows)
+
+
+def _video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
+    fps = 2.0
+    video = store.add_video(project_id, name, f"videos/{name}", name.encode().hex().ljust(64, "0")[:64],
+                            feats.shape[0] / fps, 25.0, int(feats.shape[0] / fps * 25), 32, 24)
+    path = settings.features_dir / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, features=feats, fps=np.float64(fps))
+    art = store.add_artifact("features", f"key-{name}", str(path.relative_to(settings.data_dir)),
+                             {"model_id": "test", "fps": fps})
+    store.set_video_features(video.id, art.id)
+    return video
+
+
+@pytest.fixture()
+def project(settings: Settings):
+    store = Store.from_settings(settings)
+    p = store.create_project("P")
+    a = _video_with_features(store, settings, p.id, "a.mp4",
+                             _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]))
+    b = _video_with_features(store, settings, p.id, "b.mp4",
+                             _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)]))
+    log = EditLog(store)
+    log.add_segment(a.id, "jump", 3.0, 5.0)
+    log.add_segment(a.id, "swing", 8.0, 11.0)
+    yield store, p, a, b
+    store.close()
+
+
+def test_train_writes_model_predictions_and_plans(settings: Settings, project):
+    store, p, a, b = project
+    manual_before = EditLog(store).segments(a.id, sources=("manual",))
+    jid = queue.submit(store, "train_fewshot", {"method": "plot-tal", "epochs": 8, "levels": 2}, project_id=p.id)
+    assert queue.claim_next(store, "w1").id == jid
+    ctx = JobContext(store, settings, jid, worker_id="w1")
+    result = train(ctx, dict(queue.get_job(store, jid).params))
+    ctx.flush()
+    assert result["labels"] == ["jump", "swing"]
+    assert result["n_train_videos"] == 1 and result["n_segments"] == 2
+    assert len(result["history"]) == 8 and result["history"][-1]["epoch"] == 8
+    assert (settings.data_dir / result["model_path"]).is_file()
+    assert store.get_artifact(result["artifact_id"]).kind == "fewshot_model"
+    log = EditLog(store)
+    for v in (a, b):
+        info = result["predictions"][str(v.id)]
+        preds = log.segments(v.id, sources=("predicted",))
+        assert info["n_segments"] == len(preds) > 0
+        assert all(s.score is not None and s.method == "plot-tal" for s in preds)
+        plans = load_plans(settings.data_dir / info["plans_path"])
+        assert plans["class_names"] == ["jump", "swing"] and plans["levels"] == 2
+        assert set(plans["plans"]) == {f"level{l}/{c}" for l in range(2) for c in ("jump", "swing")}
+    assert log.segments(a.id, sources=("manual",)) == manual_before  # marks untouched
+    job = queue.get_job(store, jid)
+    assert job.progress == 1.0 and job.message.startswith("done")
+
+    # predict job with the saved model replaces the predictions, still never the marks
+    jid2 = queue.submit(store, "predict_fewshot", {"model_path": result["model_path"], "video_ids": [b.id]},
+                        project_id=p.id)
+    out = predict(JobContext(store, settings, jid2), dict(queue.get_job(store, jid2).params))
+    assert list(out["predictions"]) == [str(b.id)]
+    assert len(log.segments(b.id, sources=("predicted",))) == out["predictions"][str(b.id)]["n_segments"]
+    assert log.segments(a.id, sources=("manual",)) == manual_before
+
+
+def test_train_cancel_and_no_marks(settings: Settings, project):
+    store, p, a, b = project
+    jid = queue.submit(store, "train_fewshot", {"method": "prototype", "epochs": 50}, project_id=p.id)
+    queue.claim_next(store, "w1")
+    queue.request_cancel(store, jid)
+    with pytest.raises(JobCancelled):
+        train(JobContext(store, settings, jid, worker_id="w1"), {"method": "prototype", "epochs": 50})
+    assert EditLog(store).segments(b.id, sources=("predicted",)) == []
+    jid2 = queue.submit(store, "train_fewshot", {"labels": ["nothing"]}, project_id=p.id)
+    with pytest.raises(ValueError, match="no video"):
+        train(JobContext(store, settings, jid2), {"labels": ["nothing"]})
