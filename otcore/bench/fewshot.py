@@ -205,8 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classification-shots", type=int, default=5, help="0 to skip clip classification")
     ap.add_argument("--glp-epochs", type=int, default=60)
     ap.add_argument("--json", default=None, help="write per-seed results here")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch intra-op threads (1 is fastest for these small tensors on a shared CPU)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     over = {k: v for k, v in {"epochs": args.epochs, "eps": args.eps, "n_prompts": args.n_prompts,
                               "levels": args.levels, "ot_weight": args.ot_weight}.items() if v is not None}
     config = PlotTALConfig(**over)
