@@ -32,7 +32,7 @@ with st.sidebar:
         st.session_state[PROJECT_KEY] = ids[0]
     if ids:
         st.selectbox("Project", ids, format_func=lambda i: names[i], key=PROJECT_KEY)
-    with st.popover("New project", use_container_width=True):
+    with st.popover("New project", width="stretch"):
         new_name = st.text_input("Name", key="new_project_name")
         if st.button("Create", key="create_project", disabled=not new_name.strip()):
             try:

@@ -38,7 +38,10 @@ __all__ = [
 DEMO_PROJECT = "demo"
 REPO_ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_VIDEO = REPO_ASSETS / "demo_bigbuckbunny.mp4"
-DEMO_LABELS = (("bunny", "#1f77b4"), ("butterfly", "#ff7f0e"))
+DEMO_LABELS = (("emerge", "#1f77b4"), ("stretch", "#ff7f0e"))
+# one marked example per label in the demo video (seconds): the bunny climbs out of its
+# burrow, then stretches
+DEMO_SEGMENTS = (("emerge", 0.0, 1.6), ("stretch", 1.6, 4.4))
 OFFLINE_MODEL = "otstudio-tiny"
 
 
@@ -251,7 +254,8 @@ def load_video_features(
 
 
 def ensure_demo_project(store: Any, settings: Settings) -> Any:
-    """Create the demo project (its video from ``assets/`` and two labels) once; returns it.
+    """Create the demo project (its video from ``assets/``, two labels, one marked example
+    of each) once; returns it.
     Later calls return the existing project untouched."""
     existing = store.get_project(DEMO_PROJECT)
     if existing is not None:
@@ -260,7 +264,12 @@ def ensure_demo_project(store: Any, settings: Settings) -> Any:
     for name, color in DEMO_LABELS:
         store.ensure_label(project.id, name, color)
     if DEMO_VIDEO.is_file():
-        add_video(store, settings, project.id, DEMO_VIDEO, DEMO_VIDEO.name)
+        added = add_video(store, settings, project.id, DEMO_VIDEO, DEMO_VIDEO.name)
+        from otcore.store import EditLog
+
+        log = EditLog(store, user="demo")
+        for label, start, end in DEMO_SEGMENTS:
+            log.add_segment(added.video.id, label, start, end, source="manual")
     return project
 
 

@@ -76,7 +76,7 @@ def video_table() -> None:
     st.dataframe(
         df.drop(columns=["job_id"]),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "progress": st.column_config.ProgressColumn(
                 "extraction", min_value=0.0, max_value=1.0, format="percent"

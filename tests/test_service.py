@@ -91,7 +91,12 @@ def test_demo_project_is_created_once(data_dir: Path):
     assert p1.id == p2.id and p1.name == service.DEMO_PROJECT
     videos = store.list_videos(p1.id)
     assert len(videos) == 1 and videos[0].duration > 4
-    assert {lab.name for lab in store.list_labels(p1.id)} == {"bunny", "butterfly"}
+    assert {lab.name for lab in store.list_labels(p1.id)} == {"emerge", "stretch"}
+    from otcore.store import EditLog
+
+    segs = EditLog(store).segments(videos[0].id)
+    assert [(s.label, s.source) for s in segs] == [("emerge", "manual"), ("stretch", "manual")]
+    assert segs[0].end == pytest.approx(1.6, abs=0.04) and segs[1].end == pytest.approx(4.4, abs=0.04)
 
 
 def test_encoder_falls_back_to_offline_weights_with_a_reason(data_dir: Path, monkeypatch):
