@@ -1,4 +1,136 @@
+"""Train: learn prompts from the marked segments and propose segments on every video of the project."""
+
+import pandas as pd
 import streamlit as st
 
+from otcore.jobs.queue import list_jobs, request_cancel, submit
+from otcore.store.edits import EditLog
+from ui.common import current_project_id, get_settings, get_store
+
+METHODS = {
+    "plot-tal": "PLOT-TAL (N prompts per class aligned to frames by optimal transport)",
+    "coop": "CoOp (one prompt per class, cosine, no OT)",
+    "prototype": "Prototype (class means of the marked frames, cosine)",
+    "sot-glp": "PLOT-TAL + SOT-GLP scoring (global + local prompts, balanced OT)",
+}
+KIND = "train_fewshot"
+
+settings = get_settings()
+store = get_store()
+project_id = current_project_id(store)
+
 st.title("Train")
-st.info("This page is being built: see the project's open issues.")
+if project_id is None:
+    st.info("No project yet: create one in the sidebar.")
+    st.stop()
+
+videos = store.list_videos(project_id)
+log = EditLog(store)
+marks = {v.id: log.segments(v.id, sources=("manual", "corrected")) for v in videos}
+counts: dict[str, int] = {}
+for segs in marks.values():
+    for s in segs:
+        counts[s.label] = counts.get(s.label, 0) + 1
+labels_all = sorted({lab.name for lab in store.list_labels(project_id)} | set(counts))
+
+if not counts:
+    st.info("No marked segments yet: mark a few examples of each action on the Annotate page, then train here.")
+
+labels = st.multiselect(
+    "Labels to learn",
+    labels_all,
+    default=sorted(counts),
+    format_func=lambda n: f"{n} ({counts.get(n, 0)} marks)",
+    key="train_labels",
+)
+with_marks = [v for v in videos if any(s.label in labels for s in marks[v.id])]
+names = {v.id: v.filename for v in videos}
+video_ids = st.multiselect(
+    "Training videos (videos holding marks of these labels)",
+    [v.id for v in with_marks],
+    default=[v.id for v in with_marks],
+    format_func=lambda i: names.get(i, str(i)),
+    key="train_videos",
+)
+method = st.radio("Method", list(METHODS), format_func=METHODS.get, key="train_method")
+with st.expander("Settings"):
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("Epochs", 5, 500, 40, step=5, key="train_epochs")
+    n_prompts = c2.number_input("Prompts per class (N)", 1, 16, 4, key="train_n_prompts")
+    levels = c3.number_input("Pyramid levels", 1, 6, 4, key="train_levels")
+    eps = c4.number_input("OT ε", 0.01, 1.0, 0.1, step=0.01, format="%.2f", key="train_eps")
+    st.caption("Unmarked time in the training videos counts as background: mark every instance of a chosen "
+               "label in the videos you train on. On finish, proposals are written to every video of the project "
+               "(your manual segments are never changed).")
+
+active = [j for j in list_jobs(store, project_id=project_id, kind=KIND) if j.active]
+ready = bool(labels) and bool(video_ids) and not active
+if st.button("Train", type="primary", disabled=not ready, key="train_submit"):
+    params = {
+        "project_id": project_id,
+        "labels": list(labels),
+        "video_ids": [int(i) for i in video_ids],
+        "method": method,
+        "epochs": int(epochs),
+        "n_prompts": int(n_prompts),
+        "levels": int(levels),
+        "eps": float(eps),
+    }
+    job_id = submit(store, KIND, params, project_id=project_id)
+    st.session_state["train_flash"] = f"Training job {job_id} queued."
+    st.rerun()
+if flash := st.session_state.pop("train_flash", None):
+    st.success(flash)
+
+
+@st.fragment(run_every=1.0)
+def progress_panel() -> None:
+    """The running/last training job: progress (epoch, loss), cancel."""
+    jobs = list_jobs(store, project_id=project_id, kind=KIND, limit=20)
+    if not jobs:
+        return
+    job = jobs[0]
+    st.subheader(f"Job {job.id}: {job.status}")
+    st.progress(float(job.progress), text=job.message or job.status)
+    if job.active:
+        if st.button("Cancel", key="train_cancel"):
+            request_cancel(store, job.id)
+            st.rerun(scope="fragment")
+    elif job.status == "done" and job.result:
+        res = job.result
+        preds = res.get("predictions") or {}
+        n_pred = sum(int(p.get("n_segments", 0)) for p in preds.values())
+        st.success(f"Trained {res.get('method')} on {res.get('n_segments')} marks of {len(res.get('labels', []))} "
+                   f"labels in {res.get('train_seconds')} s; {n_pred} proposals on {len(preds)} videos.")
+        hist = res.get("history") or []
+        if hist:
+            st.line_chart(pd.DataFrame(hist).set_index("epoch")[["loss"]], height=180)
+    elif job.status == "failed":
+        st.error(job.error or job.message)
+
+
+progress_panel()
+
+st.subheader("History")
+history = list_jobs(store, project_id=project_id, kind=KIND, limit=50)
+if history:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "job": j.id,
+                    "status": j.status,
+                    "method": j.params.get("method"),
+                    "labels": ", ".join(j.params.get("labels") or []),
+                    "loss": (j.result or {}).get("final_loss"),
+                    "created": j.created_at,
+                    "message": j.message,
+                }
+                for j in history
+            ]
+        ),
+        hide_index=True,
+        key="train_history",
+    )
+else:
+    st.caption("No training yet.")
