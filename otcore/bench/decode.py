@@ -34,11 +34,11 @@ METRICS = ("MoF", "Edit", "F1@10", "F1@25", "F1@50")
 
 #: Grid searched by ``--tune`` (on split 1).
 TUNE_GRID: dict[str, list] = {
-    "cost": ["neglog", "one_minus"],
+    "cost": ["neglog"],
     "alpha": [0.1, 0.3, 0.6],
-    "radius": [0.005, 0.01, 0.02, 0.04],
-    "eps": [0.02, 0.04, 0.08],
-    "tau_b": [0.01, 0.05, None],
+    "radius": [0.005, 0.01, 0.02],
+    "eps": [0.04],
+    "tau_b": [0.05, None],
 }
 
 

@@ -50,7 +50,7 @@ class CASEConfig:
     """Hyper-parameters of :class:`CASE` (K ≥ 16 clusters as the paper recommends)."""
 
     n_clusters: int = 16
-    hidden: int = 256
+    hidden: int = 128
     gamma: float = 0.7
     topk_ratio: float = 0.125
     sinkhorn_eps: float = 0.5
@@ -60,7 +60,7 @@ class CASEConfig:
     lambda_s: float = 1.0
     lambda_c: float = 1.0
     clustering: bool = True
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 8
     lr: float = 1e-3
     weight_decay: float = 1e-4

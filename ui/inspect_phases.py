@@ -1,0 +1,193 @@
+"""Inspect view without labels: phases found by ASOT/CLOT (cluster lane + frame×cluster plan, turn a
+cluster into a label), VAOT alignment of two videos (plan heatmap + matched frame), and CASE's
+foreground curve when video-level labels exist. Jobs run in the background worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+__all__ = ["render", "latest_job"]
+
+
+def latest_job(store: Any, project_id: int, kind: str, match: dict[str, Any], done: bool = False) -> Any:
+    """Newest job of ``kind`` in the project whose params contain ``match`` (only finished ones if ``done``)."""
+    from otcore.jobs.queue import list_jobs
+
+    for job in list_jobs(store, project_id=project_id, kind=kind, status="done" if done else None, limit=100):
+        p = job.params or {}
+        if all(str(p.get(k)) == str(v) for k, v in match.items()):
+            return job
+    return None
+
+
+def _job_status(job: Any, what: str) -> bool:
+    """Show the state of a job; True when it is done."""
+    if job is None:
+        return False
+    if job.status == "done":
+        return True
+    if job.status in ("queued", "running"):
+        st.progress(float(job.progress or 0.0), text=f"{what}: {job.status} — {job.message or ''}")
+        if st.button("Refresh", key=f"refresh_{job.id}"):
+            st.rerun()
+    else:
+        st.error(f"{what} {job.status}: {job.error or job.message}")
+    return False
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _frame(path: str, fps: float, row: int) -> np.ndarray | None:
+    from otcore.video.decode import iter_frames
+
+    i = 0
+    for _, frames in iter_frames(path, fps=fps, size=160):
+        for f in frames:
+            if i == row:
+                return f
+            i += 1
+        if i > row:
+            break
+    return None
+
+
+def _video_path(settings: Any, video: Any) -> str:
+    p = Path(video.path)
+    return str(p if p.is_absolute() else Path(settings.data_dir) / p)
+
+
+def render(store: Any, settings: Any, project: Any, video: Any) -> None:
+    """Draw the phases / alignment / foreground views of ``video`` in ``project``."""
+    from otcore.service import load_video_features
+
+    feats = load_video_features(store, settings, video.id)
+    if feats is None:
+        st.info("This video has no features yet: extract them on the Videos page first.")
+        return
+    _phases(store, settings, project, video)
+    st.divider()
+    _alignment(store, settings, project, video)
+    st.divider()
+    _foreground(store, settings, project, video)
+
+
+def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
+    from otcore.jobs.phases import cluster_to_label, default_k, load_result
+    from otcore.jobs.queue import submit
+    from otcore.viz.phases import cluster_lane_figure, plan_heatmap_figure
+
+    st.subheader("Phases (no labels needed)")
+    c1, c2, c3 = st.columns([1, 1, 1])
+    k = c1.number_input("Number of phases K", min_value=2, max_value=40, value=default_k(store, project.id),
+                        key=f"phases_k_{video.id}")
+    method = c2.selectbox("Method", ["asot", "clot"], key=f"phases_method_{video.id}")
+    if c3.button("Find phases", key=f"phases_go_{video.id}", type="primary"):
+        submit(store, "find_phases", {"video_id": int(video.id), "k": int(k), "method": method}, project_id=project.id)
+        st.toast("Finding phases in the background")
+    job = latest_job(store, project.id, "find_phases", {"video_id": video.id})
+    if job is None:
+        st.caption("Press “Find phases” to split this video into recurring phases.")
+        return
+    if not _job_status(job, "Finding phases"):
+        job = latest_job(store, project.id, "find_phases", {"video_id": video.id}, done=True)
+        if job is None:
+            return
+    info = (job.result or {}).get("videos", {}).get(str(video.id))
+    if not info:
+        return
+    res = load_result(settings, info["result_path"])
+    fps = float(res["fps"])
+    st.caption(f"{str(res['method']).upper()} with K = {int(res['k'])} (job {job.id})")
+    st.plotly_chart(cluster_lane_figure(res["clusters"], fps), key=f"phases_lane_{video.id}")
+    st.plotly_chart(plan_heatmap_figure(res["plan"], fps), key=f"phases_plan_{video.id}")
+    present = sorted(int(c) for c in np.unique(res["clusters"]))
+    labels = [lb.name for lb in store.list_labels(project.id)]
+    c1, c2, c3 = st.columns([1, 1, 1])
+    cluster = c1.selectbox("Cluster", present, format_func=lambda c: f"cluster {c}", key=f"phases_cluster_{video.id}")
+    choice = c2.selectbox("Label", labels + ["(new label)"], key=f"phases_label_{video.id}")
+    new_name = c2.text_input("New label name", key=f"phases_newlabel_{video.id}") if choice == "(new label)" else ""
+    if c3.button("Turn cluster into label", key=f"phases_apply_{video.id}"):
+        name = (new_name or "").strip() if choice == "(new label)" else choice
+        if not name:
+            st.warning("Give the label a name.")
+        else:
+            ids = cluster_to_label(store, settings, video.id, info["result_path"], int(cluster), name)
+            st.success(f"Cluster {cluster} → “{name}”: predicted segments created ({len(ids)} active proposals); "
+                       "review them on the Annotate or Review page.")
+
+
+def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
+    from otcore.jobs.phases import load_result
+    from otcore.jobs.queue import submit
+    from otcore.viz.phases import alignment_figure
+
+    st.subheader("Align two videos")
+    others = [v for v in store.list_videos(project.id) if v.id != video.id]
+    if not others:
+        st.caption("Add a second video to align it with this one.")
+        return
+    names = {v.id: v.filename for v in others}
+    other_id = st.selectbox("Other video", list(names), format_func=lambda i: names[i], key=f"align_other_{video.id}")
+    if st.button("Align", key=f"align_go_{video.id}"):
+        submit(store, "align_videos", {"video_a": int(video.id), "video_b": int(other_id)}, project_id=project.id)
+        st.toast("Aligning in the background")
+    job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id})
+    if job is None or not _job_status(job, "Alignment"):
+        job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id}, done=True)
+        if job is None:
+            return
+    res = load_result(settings, job.result["result_path"])
+    fps_a, fps_b = float(res["fps_a"]), float(res["fps_b"])
+    n = int(res["match"].shape[0])
+    row = st.slider("Frame of this video (feature row)", 0, max(0, n - 1), 0, key=f"align_row_{video.id}_{other_id}")
+    m = int(res["match"][row])
+    st.plotly_chart(alignment_figure(res["plan"], fps_a, fps_b, row, m), key=f"align_fig_{video.id}")
+    c1, c2 = st.columns(2)
+    c1.caption(f"This video at {row / fps_a:.2f} s")
+    other = store.get_video(other_id)
+    if m < 0:
+        c2.caption("Matched to background (dummy frame)")
+    else:
+        c2.caption(f"{other.filename} at {m / fps_b:.2f} s")
+    try:
+        fa = _frame(_video_path(settings, video), fps_a, row)
+        if fa is not None:
+            c1.image(fa)
+        if m >= 0:
+            fb = _frame(_video_path(settings, other), fps_b, m)
+            if fb is not None:
+                c2.image(fb)
+    except Exception as err:  # a video that cannot be decoded still shows the plan
+        st.caption(f"thumbnails unavailable: {err}")
+
+
+def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
+    from otcore.jobs.phases import load_result
+    from otcore.jobs.queue import submit
+    from otcore.store.edits import EditLog
+    from otcore.viz.phases import foreground_figure
+
+    st.subheader("Foreground (CASE, from video-level labels)")
+    log = EditLog(store)
+    labelled = [v for v in store.list_videos(project.id) if log.segments(v.id, sources=("manual", "corrected"))]
+    if not labelled:
+        st.caption("Mark at least one segment in some video: its labels become video-level labels for CASE.")
+        return
+    if st.button("Estimate foreground", key=f"weak_go_{video.id}"):
+        submit(store, "weak_foreground", {"project_id": int(project.id)}, project_id=project.id)
+        st.toast("Estimating foreground in the background")
+    job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id})
+    if job is None or not _job_status(job, "Foreground"):
+        job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id}, done=True)
+        if job is None:
+            return
+    info = (job.result or {}).get("videos", {}).get(str(video.id))
+    if not info:
+        st.caption("The last foreground job did not cover this video.")
+        return
+    res = load_result(settings, info["result_path"])
+    st.plotly_chart(foreground_figure(res["p_fg"], float(res["fps"]), res["p_att"], res["p_clu"]),
+                    key=f"weak_fig_{video.id}")
