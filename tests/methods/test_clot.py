@@ -1,0 +1,58 @@
+"""CLOT: the three OT levels train, each part can be switched off, the SW term enters the cost."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from otcore.methods.clot import CLOT, CLOTConfig
+from otcore.metrics import mof
+
+from test_asot import phase_videos  # same folder (pytest prepend import mode)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_clot_segments_ordered_phases_and_exposes_segment_plan():
+    xs, ys = phase_videos(seed=2)
+    model = CLOT(16, CLOTConfig(n_clusters=3, epochs=3, frames_per_video=64, seed=0)).fit(xs)
+    preds = [model.predict(x, fps=5.0) for x in xs]
+    assert mof([p.clusters.numpy() for p in preds], ys, hungarian="activity") > 0.8
+    assert set(preds[0].plans) == {"frames×clusters", "frames×segments"}
+    assert preds[0].plans["frames×segments"].shape == (len(ys[0]), 3)
+
+
+@pytest.mark.parametrize("switch", [dict(dispatch=False), dict(decoder=False), dict(refine=False), dict(sw_weight=0.0)])
+def test_ablation_switches_run(switch):
+    xs, _ = phase_videos(n_videos=2, seed=3)
+    model = CLOT(16, CLOTConfig(n_clusters=3, epochs=1, frames_per_video=32, seed=0, **switch)).fit(xs)
+    pred = model.predict(xs[0])
+    assert pred.clusters.shape == (xs[0].shape[0],)
+    assert ("frames×segments" in pred.plans) == switch.get("decoder", True)
+
+
+def test_sliced_wasserstein_term_changes_the_cost():
+    torch.manual_seed(0)
+    f = torch.nn.functional.normalize(torch.randn(10, 8), dim=-1)
+    a = torch.nn.functional.normalize(torch.randn(3, 8), dim=-1)
+    with_sw = CLOT(8, CLOTConfig(n_clusters=3, out_dim=8, sw_weight=0.5))
+    without = CLOT(8, CLOTConfig(n_clusters=3, out_dim=8, sw_weight=0.0))
+    c1, c0 = with_sw.cost(f, a), without.cost(f, a)
+    assert torch.allclose(c0, 1 - f @ a.T)
+    assert (c1 - c0).min() >= 0 and (c1 - c0).max() > 0
+
+
+def test_three_losses_all_have_gradients():
+    xs, _ = phase_videos(n_videos=1, seed=4)
+    model = CLOT(16, CLOTConfig(n_clusters=3, seed=0))
+    loss = model.step_loss(torch.as_tensor(xs[0][:40]))
+    loss.backward()
+    assert model.queries.grad is not None and model.queries.grad.abs().sum() > 0
+    assert model.gate_alpha.grad is not None
+    assert model.actions.grad.abs().sum() > 0
