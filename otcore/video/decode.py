@@ -15,6 +15,11 @@ Sampling: row ``i`` of the output is the frame *shown* at time ``t_i = i / fps``
 (the last frame whose presentation time is ``<= t_i``), for all ``t_i < duration``.
 Frames are resized while decoding so that the short side equals ``size`` (aspect kept).
 Nothing holds more than one batch of frames in memory.
+
+Memory note (measured with ViT-B-32 encoding on the 10-minute 720p film): decord's resident
+memory swings by several hundred MB while it alternates with the encoder, PyAV's stays flat
+(about +150 MB). On memory-tight machines set ``OTSTUDIO_VIDEO_BACKEND=pyav``; speed on
+H.264 at 2 fps is about the same (both decode every frame; only sampled ones are converted).
 """
 
 from __future__ import annotations
