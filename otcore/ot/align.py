@@ -50,48 +50,49 @@ def align(
     zeta: float = 0.0,
     *,
     rho: float = 0.0,
-    dummy_cost: float | None = None,
+    dummy_cost: float | str | None = None,
     max_iter: int = 25,
     proj_steps: int = 20,
 ) -> OTResult:
-    r"""Align the frames of two videos (VAOT): balanced fused GW with a dummy frame for background.
+    r"""Align the frames of two videos (VAOT): balanced fused GW plus a dummy frame for background.
 
-    Plan ``P ∈ R^{(N+1)×(M+1)}_{≥0}``; the last row is X's dummy frame, the last column Y's. Objective
-    (balanced, marginals ``(a, 1)`` and ``(b, 1)`` with ``a = 1/N``, ``b = 1/M``):
+    Objective over ``T ∈ R^{N×M}_{≥0}``, ``T1 = a = 1/N``, ``Tᵀ1 = b = 1/M`` (balanced):
 
     .. math::
-        \alpha F(P) + (1-\alpha)\langle \bar C, P\rangle - \varepsilon H(P),\qquad
-        \bar C = \begin{pmatrix} C + \rho R & \delta\mathbf 1 \\ \delta\mathbf 1^\top & 0\end{pmatrix}
+        \alpha F(T) + (1-\alpha)\langle C + \rho R, T\rangle - \varepsilon H(T),\qquad
+        C_{ij} = 1 - \cos(x_i, y_j),\ R_{ij} = |i/N - j/M|
 
-    ``C_ij = 1 − cos(x_i, y_j)``, ``R_ij = |i/N − j/M|``, ``δ = dummy_cost``. ``F`` is the banded
-    structure term of :func:`alignment_structure_grad` (frames within ``⌊rN⌋`` (``⌊rM⌋``) of each other
-    mapped to frames farther apart in the other video cost ``1/r``) on the real block, centred (its
-    marginal-only part dropped, which changes nothing when no mass goes to a dummy) and zero on the
-    dummies. The dummy row/column of mass 1 is the usual partial-transport construction: a frame either
-    matches real frames or pays ``δ`` to match the other video's dummy; the dummy↔dummy cell takes the
-    unused slack. Leaving a pair unmatched costs ``2δ`` (one ``δ`` per side), so (before entropy and
-    structure) a pair is worth matching when ``C_ij < 2δ``; the default ``δ`` = the median best-match cost
-    (mean of the medians of ``min_j C_ij`` and ``min_i C_ij``) leaves unmatched the frames whose best
-    match is more than twice as far as a typical frame's. Solved by the projected mirror descent of
-    :func:`otcore.ot.fused_gw` (KL projection on both marginals each step), ``O(N·M)`` per iteration.
+    ``F`` is the banded structure term of :func:`alignment_structure_grad` (frames within ``⌊rN⌋``
+    (``⌊rM⌋``) of each other mapped to frames farther apart in the other video cost ``1/r``), solved by
+    the projected mirror descent of :func:`otcore.ot.fused_gw` (KL projection on both marginals each
+    step), ``O(N·M)`` per iteration, never an ``N×N`` or ``M×M`` matrix.
 
-    Dummy rule: the best-match probability of frame ``i`` of X is ``p_i = max_{j<M} P_ij / a_i`` (of
-    frame ``j`` of Y: ``max_{i<N} P_ij / b_j``). A frame with ``p < zeta`` goes to the dummy entirely:
-    its mass to real frames is moved to the dummy column (row ``i``) and, so that the other side keeps
-    its marginal, to the dummy row (the columns it came from); likewise for outlier frames of Y. The
-    slack ``P[N, M]`` is returned as 0, so ``P[:N].sum(1) = a``, ``P[:, :M].sum(0) = b`` (up to the
-    inner projection's accuracy) and the dummy row and column carry the same mass.
-    :func:`otcore.ot.plan_to_labels` on ``P[:N]`` gives ``M`` (the dummy) for background frames, which
-    callers leave out of the loss.
+    Dummy rule (ζ): the best-match probability of frame ``i`` of X is ``p_i = max_j T_ij / a_i`` (of
+    frame ``j`` of Y: ``max_i T_ij / b_j``). A frame with ``p < zeta`` goes to the dummy entirely: its
+    mass to real frames moves to the dummy column (row ``i``) and, so that the other side keeps its
+    marginal, to the dummy row (the columns it came from); likewise for outlier frames of Y. The
+    returned ``P [N+1, M+1]`` has ``P[:N].sum(1) = a``, ``P[:, :M].sum(0) = b``, ``P[N, M] = 0``, and the
+    dummy row and column carry the same mass. ``zeta = 0`` matches every frame. In the balanced problem
+    every frame has to send its mass somewhere, and with the structure term a segment that occurs in
+    one video only can still be mapped sharply (high ``p``): to absorb such background segments use the
+    partial variant below (the ζ rule then acts on its plan). Note also that a balanced plan conserves
+    mass: when the same action lasts longer in one video, part of its frames are mapped into the
+    neighbouring action; the partial variant lets that excess go to the dummy instead (and the argmax
+    over the real block ``P[:N, :M]`` then gives each frame its best real partner).
+
+    Optional partial transport (``dummy_cost`` = ``δ`` or ``"auto"``): the dummies join the problem
+    with mass 1 each, cost ``δ`` to a dummy and 0 dummy↔dummy (the slack), so a pair is worth matching
+    when ``C_ij < 2δ``; ``"auto"`` takes ``δ`` = the median best-match cost. The structure term then acts
+    on the real block only, centred (its marginal-only part dropped — with free real marginals it would
+    push every frame to the dummy). The ζ rule applies on top.
 
     Args:
         x: ``[N, D]``; y: ``[M, D]``; eps: entropic weight; alpha: GW weight; r: band radius (fraction);
-        zeta: best-match probability threshold (0: no frame is forced to the dummy);
-        rho: temporal-prior weight; dummy_cost: ``δ``, the cost of leaving a frame unmatched, default
-        the median best-match cost.
+        zeta: best-match probability threshold (0: every frame is matched); rho: temporal-prior weight;
+        dummy_cost: ``None`` (balanced, default), a float ``δ`` or ``"auto"`` (partial transport).
     Returns:
         :class:`OTResult` with ``plan [N+1, M+1]``; ``cost = <P[:N, :M], C>`` (gradient to x and y);
-        ``marginal_error`` of the augmented balanced plan before the dummy rule.
+        ``marginal_error`` of the balanced inner plan before the dummy rule.
 
     Example:
         >>> res = align(torch.randn(50, 8), torch.randn(40, 8), eps=0.07, alpha=0.3, r=0.04, zeta=0.05)
@@ -108,25 +109,35 @@ def align(
         i = torch.arange(n, device=dev, dtype=dtype) / n
         j = torch.arange(m, device=dev, dtype=dtype) / m
         lin = lin + rho * (i[:, None] - j[None, :]).abs()
-    if dummy_cost is None:
-        Cdet = C.detach()
-        delta = 0.5 * (float(Cdet.amin(-1).median()) + float(Cdet.amin(-2).median()))
+    partial = dummy_cost is not None
+    if partial:
+        if dummy_cost == "auto":
+            Cdet = C.detach()
+            delta = 0.5 * (float(Cdet.amin(-1).median()) + float(Cdet.amin(-2).median()))
+        else:
+            delta = float(dummy_cost)  # type: ignore[arg-type]
+        # Partial transport: a dummy row/column of mass 1 each, cost delta to a dummy, 0 dummy<->dummy.
+        Cbar = torch.full((n + 1, m + 1), delta, dtype=dtype, device=dev)
+        Cbar[:n, :m] = lin
+        Cbar[n, m] = 0.0
+        a = torch.full((1, n + 1), 1.0 / n, dtype=dtype, device=dev)
+        b = torch.full((1, m + 1), 1.0 / m, dtype=dtype, device=dev)
+        a[0, n] = 1.0
+        b[0, m] = 1.0
     else:
-        delta = float(dummy_cost)
-    Cbar = torch.full((n + 1, m + 1), delta, dtype=dtype, device=dev)
-    Cbar[:n, :m] = lin
-    Cbar[n, m] = 0.0
+        Cbar = lin
+        a = torch.full((1, n), 1.0 / n, dtype=dtype, device=dev)
+        b = torch.full((1, m), 1.0 / m, dtype=dtype, device=dev)
     linear = ((1.0 - alpha) * Cbar).unsqueeze(0)
-    a = torch.full((1, n + 1), 1.0 / n, dtype=dtype, device=dev)
-    b = torch.full((1, m + 1), 1.0 / m, dtype=dtype, device=dev)
-    a[0, n] = 1.0
-    b[0, m] = 1.0
     hx, hy = band_radius(n, r), band_radius(m, r)
 
     def structure_grad(T: torch.Tensor) -> torch.Tensor:
+        if alpha == 0.0:
+            return torch.zeros_like(T)
+        if not partial:
+            return alpha * alignment_structure_grad(T, hx, hy, r)
         g = torch.zeros_like(T)
-        if alpha != 0.0:
-            g[:, :n, :m] = alpha * alignment_structure_grad(T[:, :n, :m], hx, hy, r, centered=True)
+        g[:, :n, :m] = alpha * alignment_structure_grad(T[:, :n, :m], hx, hy, r, centered=True)
         return g
 
     with torch.no_grad():
@@ -136,13 +147,15 @@ def align(
         T = T[0]
         merr = (T.sum(-1) - a[0]).abs().sum() + (T.sum(-2) - b[0]).abs().sum()
         real = T[:n, :m]
+        dcol = T[:n, m] if partial else torch.zeros(n, dtype=dtype, device=dev)
+        drow = T[n, :m] if partial else torch.zeros(m, dtype=dtype, device=dev)
         out_x = (real.amax(-1) * n) < zeta
         out_y = (real.amax(-2) * m) < zeta
         moved = real * (out_x[:, None] | out_y[None, :])
         P = torch.zeros(n + 1, m + 1, dtype=dtype, device=dev)
         P[:n, :m] = real - moved
-        P[:n, m] = T[:n, m] + moved.sum(-1)
-        P[n, :m] = T[n, :m] + moved.sum(-2)
+        P[:n, m] = dcol + moved.sum(-1)
+        P[n, :m] = drow + moved.sum(-2)
     return OTResult(
         plan=P,
         cost=(P[:n, :m] * C).sum(),

@@ -62,8 +62,8 @@ def mirror_descent(
     (balanced: Sinkhorn scaling until the column L1 error is ``<= proj_tol``, at most ``proj_steps``;
     the returned plan gets a last projection to ``proj_tol / 100``, at most ``max(1000, 10·proj_steps)``
     steps). Like ASOT's balanced variant, the intermediate projections are a few Sinkhorn steps (default
-    at most 20); with exact intermediate projections (large ``proj_steps``, small ``proj_tol``) plans
-    differ by ~1e-3 in L1 on 4000×10 problems, argmax labels by < 0.1 %.
+    at most 20); against exact intermediate projections (large ``proj_steps``, small ``proj_tol``) the
+    plan of a 4000×10 benchmark problem differs by 0.02 in L1 and its argmax labels by 0.8 %.
     ``s = 4 / max|∇|`` from the first iteration (per problem of the batch). Everything runs on
     ``log T`` so that float32 never underflows.
     Starts from ``T = a ⊗ b``. Stops after ``max_iter`` steps or when ``‖T_{t+1} − T_t‖₁ ≤ tol``.
@@ -78,7 +78,6 @@ def mirror_descent(
     T = logT.exp()
     s: torch.Tensor | None = None if step_size is None else torch.full_like(la[:, 0], step_size)
     change = torch.full_like(la[:, 0], float("inf"))
-    log_v: torch.Tensor | None = None
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 (it is returned)
@@ -89,7 +88,7 @@ def mirror_descent(
             s = 4.0 / grad.abs().amax(dim=(-2, -1)).clamp_min(1e-30)
         logT = logT - s[:, None, None] * grad
         if tau_b is None:
-            logT, log_v = _project_balanced(logT, a, b, proj_steps, proj_tol, log_v)
+            logT, _ = _project_balanced(logT, a, b, proj_steps, proj_tol)
         else:
             logT = logT + (la - torch.logsumexp(logT, dim=-1)).unsqueeze(-1)
         T_new = logT.exp()
@@ -99,7 +98,7 @@ def mirror_descent(
             converged = True
             break
     if tau_b is None:
-        logT, _ = _project_balanced(logT, a, b, max(1000, 10 * proj_steps), proj_tol / 100, log_v)
+        logT, _ = _project_balanced(logT, a, b, max(1000, 10 * proj_steps), proj_tol / 100)
         T = logT.exp()
     return T, it, converged, change
 

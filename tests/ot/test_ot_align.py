@@ -40,7 +40,7 @@ def test_dummy_absorbs_outlier_segment(seed: int) -> None:
     protos = torch.nn.functional.normalize(torch.randn(6, 32, generator=g), dim=-1)
     x = _video([0, 1, 5, 2, 3], protos, 20, g)  # segment of prototype 5 does not occur in y
     y = _video([0, 1, 2, 3], protos, 20, g)
-    res = align(x, y, eps=0.05, alpha=0.3, r=0.04, zeta=0.1)
+    res = align(x, y, eps=0.05, alpha=0.3, r=0.04, zeta=0.1, dummy_cost="auto")
     n, m = x.shape[0], y.shape[0]
     P = res.plan
     assert P.shape == (n + 1, m + 1)
@@ -61,6 +61,25 @@ def test_dummy_absorbs_outlier_segment(seed: int) -> None:
     torch.testing.assert_close(P[:, :m].sum(0), torch.full((m,), 1 / m), atol=5e-4, rtol=0)
     torch.testing.assert_close(P[n].sum(), P[:, m].sum(), atol=5e-3, rtol=0)
     assert float(P[n, m]) == 0.0
+
+
+def test_balanced_default_matches_every_frame_and_zeta_sends_weak_matches_to_dummy() -> None:
+    g = torch.Generator().manual_seed(5)
+    protos = torch.nn.functional.normalize(torch.randn(4, 16, generator=g), dim=-1)
+    x = _video([0, 1, 2, 3], protos, 15, g)
+    y = _video([0, 1, 2, 3], protos, 12, g)
+    res = align(x, y, eps=0.07, alpha=0.3, r=0.04, zeta=0.0)
+    n, m = 60, 48
+    assert float(res.plan[:, m].sum()) == 0.0 and float(res.plan[n].sum()) == 0.0
+    torch.testing.assert_close(res.plan.sum(), torch.tensor(1.0), atol=1e-5, rtol=0)
+    p = res.plan[:n, :m].amax(-1) * n  # best-match probabilities
+    zeta = float(p.median())
+    res2 = align(x, y, eps=0.07, alpha=0.3, r=0.04, zeta=zeta)
+    to_dummy = plan_to_labels(res2.plan[:n]) == m
+    assert bool(to_dummy[p < zeta].all())  # every weak frame goes to the dummy ...
+    assert float(res2.plan[:n][p < zeta, :m].sum()) == 0.0  # ... entirely
+    assert bool((~to_dummy[p >= zeta]).any())  # strong frames can stay matched
+    torch.testing.assert_close(res2.plan[:n].sum(1), torch.full((n,), 1 / n), atol=1e-6, rtol=0)
 
 
 def test_identical_videos_match_diagonally_and_gradients() -> None:
