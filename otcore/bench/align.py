@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--alpha", type=float, default=0.3)
     ap.add_argument("--radius", type=float, default=0.04)
     ap.add_argument("--zeta", type=float, default=0.0)
-    ap.add_argument("--rho", type=float, default=0.0)
+    ap.add_argument("--rho", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=30, help="vaot-ssl training epochs")
     ap.add_argument("--stride", type=int, default=3,
                     help="vaot: align every stride-th frame (frame i takes the partner of frame stride*(i//stride), "

@@ -10,7 +10,10 @@ Given frame features :math:`X \in \mathbb R^{N\times D}` and :math:`Y \in \mathb
 where the structure term :math:`F` charges :math:`1/r` for mapping two frames within radius
 :math:`r` of each other in one video to distant frames of the other, and :math:`R_{ij}=|i/N-j/M|`.
 Frames whose best-match probability :math:`\max_j T_{ij}/a_i` is below ζ go to a dummy frame
-(background). Each frame of X takes as partner the argmax of its plan row (``-1`` = dummy).
+(background). Each frame of X takes as partner the argmax of its plan row (``-1`` = dummy); with
+ζ = 0 the dummy is not used for matching (argmax over the real frames only), because the solver's
+dummy still absorbs mass. The temporal prior ρR (ρ = 0.1) is also used at inference: without it the
+GW structure term cannot tell an order-preserving match from a locally reversed one inside a phase.
 
 Two ways to get features:
 
@@ -40,13 +43,13 @@ __all__ = ["AlignSettings", "Alignment", "align_videos", "VAOTEncoder", "train_a
 @dataclass(frozen=True)
 class AlignSettings:
     """Settings of the alignment OT: ε, α (GW weight), radius r, ζ (dummy threshold), ρ (temporal prior),
-    whether to standardise each video's features first, and the mirror-descent iterations."""
+    whether to standardise each video's features first (``rho`` default 0.1, see the module docstring), and the mirror-descent iterations."""
 
     eps: float = 0.07
     alpha: float = 0.3
     radius: float = 0.04
     zeta: float = 0.0
-    rho: float = 0.0
+    rho: float = 0.1
     standardise: bool = True
     max_iter: int = 25
 
@@ -61,8 +64,10 @@ class Alignment:
     match_back: torch.Tensor
 
 
-def _matches(plan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _matches(plan: torch.Tensor, use_dummy: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     n, m = plan.shape[0] - 1, plan.shape[1] - 1
+    if not use_dummy:
+        return plan[:n, :m].argmax(-1), plan[:n, :m].argmax(0)
     fwd = plan[:n].argmax(-1)
     fwd = torch.where(fwd == m, torch.full_like(fwd, -1), fwd)
     back = plan[:, :m].argmax(0)
@@ -86,7 +91,7 @@ def align_videos(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, set
         res = align(xt, yt, eps=settings.eps, alpha=settings.alpha, r=settings.radius, zeta=settings.zeta,
                     rho=settings.rho, max_iter=settings.max_iter)
     plan = res.plan.detach()
-    fwd, back = _matches(plan)
+    fwd, back = _matches(plan, use_dummy=settings.zeta > 0)
     return Alignment(plan, fwd, back)
 
 

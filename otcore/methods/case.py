@@ -119,18 +119,25 @@ class CASE(nn.Module):
         lengths = mask.sum(1)
         vid_logits = []
         qa = torch.zeros(b, t, device=x.device)
+        qmask = torch.zeros(b, t, dtype=torch.bool, device=x.device)
         for i in range(b):
             k = self._k(int(lengths[i]))
             top = cas_m[i].topk(k, dim=0)
             vid_logits.append(top.values.mean(0))
-            for c in torch.nonzero(y[i] > 0).flatten().tolist():
+            gt = torch.nonzero(y[i] > 0).flatten()
+            for c in gt.tolist():
                 qa[i, top.indices[:, c]] = 1.0
+                qmask[i, top.indices[:, c]] = True
+            # confident negatives: the k snippets least like any ground-truth class
+            if len(gt):
+                low = cas[i, :, gt].detach().max(-1).values.masked_fill(~mask[i], float("inf"))
+                qmask[i, low.topk(min(k, int(lengths[i])), largest=False).indices] = True
         vid_logits_t = torch.stack(vid_logits)
         l_v = nn.functional.binary_cross_entropy_with_logits(vid_logits_t, y)
         pa = torch.sigmoid(att_logit).clamp(1e-6, 1 - 1e-6)
         gam = cfg.gamma
         gce = qa * (1 - pa ** gam) / gam + (1 - qa) * (1 - (1 - pa) ** gam) / gam
-        l_a = (gce * mask).sum() / mask.sum()
+        l_a = (gce * qmask).sum() / qmask.sum().clamp_min(1)
         out = {"L_V": l_v, "L_A": l_a}
         if not cfg.clustering:
             return out
