@@ -55,7 +55,7 @@ video_ids = st.multiselect(
 method = st.radio("Method", list(METHODS), format_func=METHODS.get, key="train_method")
 with st.expander("Settings"):
     c1, c2, c3, c4 = st.columns(4)
-    epochs = c1.number_input("Epochs", 5, 500, 40, step=5, key="train_epochs")
+    epochs = c1.number_input("Epochs", 5, 500, 100, step=5, key="train_epochs")
     n_prompts = c2.number_input("Prompts per class (N)", 1, 16, 4, key="train_n_prompts")
     levels = c3.number_input("Pyramid levels", 1, 6, 4, key="train_levels")
     eps = c4.number_input("OT ε", 0.01, 1.0, 0.1, step=0.01, format="%.2f", key="train_eps")

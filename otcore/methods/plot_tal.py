@@ -95,7 +95,7 @@ class PlotTALConfig:
     ot_weight: float = 0.1
     ot_temperature: float = 0.07
     iou_weight: float = 1.0
-    epochs: int = 40
+    epochs: int = 100
     lr: float = 1e-2
     weight_decay: float = 1e-4
     dropout: float = 0.3
