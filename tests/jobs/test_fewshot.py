@@ -109,3 +109,34 @@ def test_train_cancel_and_no_marks(settings: Settings, project):
     jid2 = queue.submit(store, "train_fewshot", {"labels": ["nothing"]}, project_id=p.id)
     with pytest.raises(ValueError, match="no video"):
         train(JobContext(store, settings, jid2), {"labels": ["nothing"]})
+
+
+INSPECT_SCRIPT = """
+from otcore.settings import load_settings
+from otcore.store import Store
+from ui import inspect_fewshot
+
+settings = load_settings()
+store = Store.from_settings(settings)
+project = store.get_project("P")
+video = store.list_videos(project.id)[1]
+inspect_fewshot.render(store, settings, project, video)
+"""
+
+
+def test_inspect_view_draws_the_plans(settings: Settings, project):
+    from streamlit.testing.v1 import AppTest
+
+    store, p, a, b = project
+    at = AppTest.from_string(INSPECT_SCRIPT, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "No few-shot model" in at.info[0].value
+    jid = queue.submit(store, "train_fewshot", {"epochs": 5, "levels": 2}, project_id=p.id)
+    queue.claim_next(store, "w")
+    result = train(JobContext(store, settings, jid, worker_id="w"), {"epochs": 5, "levels": 2})
+    assert queue.finish(store, jid, result=result, worker_id="w")
+    at = AppTest.from_string(INSPECT_SCRIPT, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="inspect_fewshot_class").options == ["jump", "swing"]
+    assert len(at.get("plotly_chart")) == 1
+    assert any(m.value == "prompt 0" for m in at.markdown)
