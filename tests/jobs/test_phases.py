@@ -1,0 +1,106 @@
+"""find_phases / align_videos / weak_foreground jobs against a real store on SQLite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from otcore.jobs import queue
+from otcore.jobs.context import JobContext
+from otcore.jobs.phases import align, cluster_to_label, default_k, load_result, run, weak
+from otcore.settings import Settings
+from otcore.store import EditLog, Store
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _phase_features(seed: int, lens: list[int], d: int = 16) -> np.ndarray:
+    rng = np.random.default_rng(100)
+    means = rng.normal(size=(len(lens), d)) * 3
+    noise = np.random.default_rng(seed)
+    y = np.concatenate([np.full(n, i) for i, n in enumerate(lens)])
+    return (means[y] + noise.normal(size=(len(y), d))).astype(np.float32)
+
+
+def _video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
+    fps = 2.0
+    video = store.add_video(project_id, name, f"videos/{name}", name.encode().hex().ljust(64, "0")[:64],
+                            feats.shape[0] / fps, 25.0, int(feats.shape[0] / fps * 25), 32, 24)
+    path = settings.features_dir / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, features=feats, fps=np.float64(fps))
+    art = store.add_artifact("features", f"key-{name}", str(path.relative_to(settings.data_dir)),
+                             {"model_id": "test", "fps": fps})
+    store.set_video_features(video.id, art.id)
+    return video
+
+
+@pytest.fixture()
+def project(settings: Settings):
+    store = Store.from_settings(settings)
+    p = store.create_project("P")
+    a = _video_with_features(store, settings, p.id, "a.mp4", _phase_features(0, [20, 30, 20]))
+    b = _video_with_features(store, settings, p.id, "b.mp4", _phase_features(1, [30, 20, 25]))
+    yield store, p, a, b
+    store.close()
+
+
+def _run(store, settings, kind, fn, params, project_id):
+    jid = queue.submit(store, kind, params, project_id=project_id)
+    assert queue.claim_next(store, "w1").id == jid
+    ctx = JobContext(store, settings, jid, worker_id="w1")
+    result = fn(ctx, dict(queue.get_job(store, jid).params))
+    ctx.flush()
+    return result
+
+
+def test_find_phases_writes_clusters_and_cluster_becomes_label(settings: Settings, project):
+    store, p, a, b = project
+    assert default_k(store, p.id) == 8
+    result = _run(store, settings, "find_phases", run, {"video_id": a.id, "k": 3, "epochs": 2}, p.id)
+    assert result["k"] == 3 and result["method"] == "asot"
+    info = result["videos"][str(a.id)]
+    res = load_result(settings, info["result_path"])
+    assert res["clusters"].shape == (70,) and res["plan"].shape == (70, 3) and float(res["fps"]) == 2.0
+    log = EditLog(store)
+    assert log.segments(a.id, sources=("predicted",)) == []  # nothing written until a person asks
+    log.add_segment(a.id, "mine", 0.0, 2.0)
+    c = int(res["clusters"][-1])
+    ids = cluster_to_label(store, settings, a.id, info["result_path"], c, "pour")
+    preds = log.segments(a.id, sources=("predicted",))
+    assert ids and {s.label for s in preds} == {"pour"}
+    assert abs(preds[-1].end - 35.0) < 1e-6  # the last run ends at the video's end
+    assert [s.label for s in log.segments(a.id, sources=("manual",))] == ["mine"]
+
+
+def test_find_phases_clot_on_two_videos(settings: Settings, project):
+    store, p, a, b = project
+    result = _run(store, settings, "find_phases", run,
+                  {"video_ids": [a.id, b.id], "k": 3, "epochs": 1, "method": "clot"}, p.id)
+    assert set(result["videos"]) == {str(a.id), str(b.id)}
+
+
+def test_align_job(settings: Settings, project):
+    store, p, a, b = project
+    result = _run(store, settings, "align_videos", align, {"video_a": a.id, "video_b": b.id}, p.id)
+    res = load_result(settings, result["result_path"])
+    assert res["plan"].shape == (71, 76) and res["match"].shape == (70,)
+    assert 0.0 <= result["matched_fraction"] <= 1.0
+
+
+def test_weak_foreground_job(settings: Settings, project):
+    store, p, a, b = project
+    EditLog(store).add_segment(a.id, "pour", 10.0, 25.0)
+    result = _run(store, settings, "weak_foreground", weak, {"project_id": p.id, "epochs": 2, "k": 4}, p.id)
+    assert result["classes"] == ["pour"]
+    for v in (a, b):
+        res = load_result(settings, result["videos"][str(v.id)]["result_path"])
+        assert res["p_fg"].shape == (int(round(v.duration * 2.0)),)
+        assert float(res["p_fg"].min()) >= 0.0 and float(res["p_fg"].max()) <= 1.0
