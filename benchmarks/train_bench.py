@@ -24,8 +24,15 @@ from otcore.types import Segment
 BUDGET_S = 120.0
 
 
-def make_videos(n_classes: int = 20, shots: int = 5, n_videos: int = 4, seconds: float = 150.0, fps: float = 2.0,
-                dim: int = 512, seed: int = 0) -> list[TrainVideo]:
+def make_videos(
+    n_classes: int = 20,
+    shots: int = 5,
+    n_videos: int = 4,
+    seconds: float = 150.0,
+    fps: float = 2.0,
+    dim: int = 512,
+    seed: int = 0,
+) -> list[TrainVideo]:
     """Synthetic CLIP-sized features with ``shots`` marked segments per class spread over the videos."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(n_classes, dim)).astype(np.float32)
@@ -59,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     videos = make_videos()
     classes = sorted({s.label for v in videos for s in v.segments})
     n_frames = sum(int(v.features.shape[0]) for v in videos)
-    print(f"{len(classes)} classes x 5 shots, {len(videos)} videos, {n_frames} frames at 2 fps "
-          f"({n_frames / 2 / 60:.1f} min), D={videos[0].features.shape[1]}, threads={args.threads}")
+    print(
+        f"{len(classes)} classes x 5 shots, {len(videos)} videos, {n_frames} frames at 2 fps "
+        f"({n_frames / 2 / 60:.1f} min), D={videos[0].features.shape[1]}, threads={args.threads}"
+    )
     for tower_name in args.towers.split(","):
         tower = load_text_tower(tower_name, seed=0)
         for method in args.methods.split(","):
@@ -74,9 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             pred = predict(model, videos[0].features, 2.0)
             t_pred = time.perf_counter() - t0
-            print(f"{method:<10} tower={tower_name:<14} epochs={cfg.epochs:<4} train {t_train:7.1f} s "
-                  f"({t_train / BUDGET_S:.2f} of the 120 s budget)  predict 300 frames {t_pred:5.2f} s  "
-                  f"({len(pred.segments)} segments)", flush=True)
+            print(
+                f"{method:<10} tower={tower_name:<14} epochs={cfg.epochs:<4} train {t_train:7.1f} s "
+                f"({t_train / BUDGET_S:.2f} of the 120 s budget)  predict 300 frames {t_pred:5.2f} s  "
+                f"({len(pred.segments)} segments)",
+                flush=True,
+            )
     return 0
 
 

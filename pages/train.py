@@ -34,7 +34,9 @@ for segs in marks.values():
 labels_all = sorted({lab.name for lab in store.list_labels(project_id)} | set(counts))
 
 if not counts:
-    st.info("No marked segments yet: mark a few examples of each action on the Annotate page, then train here.")
+    st.info(
+        "No marked segments yet: mark a few examples of each action on the Annotate page, then train here."
+    )
 
 labels = st.multiselect(
     "Labels to learn",
@@ -59,9 +61,11 @@ with st.expander("Settings"):
     n_prompts = c2.number_input("Prompts per class (N)", 1, 16, 4, key="train_n_prompts")
     levels = c3.number_input("Pyramid levels", 1, 6, 4, key="train_levels")
     eps = c4.number_input("OT ε", 0.01, 1.0, 0.1, step=0.01, format="%.2f", key="train_eps")
-    st.caption("Unmarked time in the training videos counts as background: mark every instance of a chosen "
-               "label in the videos you train on. On finish, proposals are written to every video of the project "
-               "(your manual segments are never changed).")
+    st.caption(
+        "Unmarked time in the training videos counts as background: mark every instance of a chosen "
+        "label in the videos you train on. On finish, proposals are written to every video of the project "
+        "(your manual segments are never changed)."
+    )
 
 active = [j for j in list_jobs(store, project_id=project_id, kind=KIND) if j.active]
 ready = bool(labels) and bool(video_ids) and not active
@@ -100,8 +104,10 @@ def progress_panel() -> None:
         res = job.result
         preds = res.get("predictions") or {}
         n_pred = sum(int(p.get("n_segments", 0)) for p in preds.values())
-        st.success(f"Trained {res.get('method')} on {res.get('n_segments')} marks of {len(res.get('labels', []))} "
-                   f"labels in {res.get('train_seconds')} s; {n_pred} proposals on {len(preds)} videos.")
+        st.success(
+            f"Trained {res.get('method')} on {res.get('n_segments')} marks of {len(res.get('labels', []))} "
+            f"labels in {res.get('train_seconds')} s; {n_pred} proposals on {len(preds)} videos."
+        )
         hist = res.get("history") or []
         if hist:
             st.line_chart(pd.DataFrame(hist).set_index("epoch")[["loss"]], height=180)

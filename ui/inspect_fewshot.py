@@ -61,13 +61,18 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
 
     found = latest_plans_path(store, settings, project.id, video.id)
     if found is None:
-        st.info("No few-shot model has predicted this video yet: mark a few segments, then train on the Train page.")
+        st.info(
+            "No few-shot model has predicted this video yet: "
+            "mark a few segments, then train on the Train page."
+        )
         return
     path, job = found
     data = load_plans(path)
     if not data["plans"]:
-        st.info(f"Job {job.id} used a method without transport plans ({job.result.get('method')}); "
-                "train PLOT-TAL to see them.")
+        st.info(
+            f"Job {job.id} used a method without transport plans ({job.result.get('method')}); "
+            "train PLOT-TAL to see them."
+        )
         return
     classes = data["class_names"]
     cls = st.selectbox("Class", classes, key="inspect_fewshot_class")
@@ -77,8 +82,10 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
     fps = data["fps"]
     duration = video.duration or None
     fig = plan_figure(data["plans"], cls, fps, duration=duration, predicted=predicted, manual=manual)
-    st.caption(f"Model of job {job.id} ({job.result.get('method')}); each column of a level is a time cell, "
-               "each row a prompt; colour = share of the cell's mass sent to the prompt.")
+    st.caption(
+        f"Model of job {job.id} ({job.result.get('method')}); each column of a level is a time cell, "
+        "each row a prompt; colour = share of the cell's mass sent to the prompt."
+    )
     st.plotly_chart(fig, use_container_width=True, key="inspect_fewshot_plan")
 
     levels = plan_levels(data["plans"], cls)

@@ -1,4 +1,4 @@
-"""``otstudio eval fewshot``: few-shot temporal action localization (and clip classification) on real features.
+"""``otstudio eval fewshot``: few-shot action localization (and clip classification) on real features.
 
 Two kinds of ``--data`` folder:
 
@@ -53,13 +53,19 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def _to_eval(segments: list[Segment]) -> list[dict[str, Any]]:
-    return [{"label": s.label, "segment": [s.start, s.end], "score": 1.0 if s.score is None else s.score}
-            for s in segments]
+    return [
+        {"label": s.label, "segment": [s.start, s.end], "score": 1.0 if s.score is None else s.score}
+        for s in segments
+    ]
 
 
 def evaluate_protocol(
-    train: list[TrainVideo], test: list[tuple[str, torch.Tensor, float, list[Segment]]],
-    classes: list[str], method: str, config: PlotTALConfig, tower: Any = None,
+    train: list[TrainVideo],
+    test: list[tuple[str, torch.Tensor, float, list[Segment]]],
+    classes: list[str],
+    method: str,
+    config: PlotTALConfig,
+    tower: Any = None,
 ) -> dict[str, Any]:
     """Train ``method`` on ``train``, predict every test video, return detection mAP (+ timing)."""
     cfg = with_method(config, method)
@@ -108,11 +114,25 @@ def _gym(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> int:
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     results: dict[int, dict[str, list[dict[str, Any]]]] = {}
     first = make_protocol(clips, shots_list[0], seeds[0], n_target=args.n_target)
-    print(f"few-shot localization on {root.name}: {len(clips)} clips, {len(first.target_classes)} target classes, "
-          f"{len(first.other_classes)} other classes as background; seeds {seeds}; 1 feature row = 1 s")
-    print(f"text tower: {tower.model_id} ({'pretrained' if tower.pretrained else 'random frozen weights: no class-name semantics, prompts learn from the shots only'})")
-    print(f"config: epochs={config.epochs} eps={config.eps} n_prompts={config.n_prompts} levels={config.levels} "
-          f"ot_weight={config.ot_weight}")
+    print(
+        f"few-shot localization on {root.name}: {len(clips)} clips, "
+        f"{len(first.target_classes)} target classes, "
+        f"{len(first.other_classes)} other classes as background; seeds {seeds}; 1 feature row = 1 s"
+    )
+    print(
+        f"text tower: {tower.model_id} ("
+        + (
+            "pretrained"
+            if tower.pretrained
+            else "random frozen weights: no class-name semantics, prompts learn from the shots only"
+        )
+        + ")"
+    )
+    print(
+        f"config: epochs={config.epochs} eps={config.eps} n_prompts={config.n_prompts} "
+        f"levels={config.levels} "
+        f"ot_weight={config.ot_weight}"
+    )
     for shots in shots_list:
         results[shots] = {m: [] for m in methods}
         for seed in seeds:
@@ -124,10 +144,17 @@ def _gym(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> int:
                 r = evaluate_protocol(train, test, p.target_classes, m, cfg, tower=tower)
                 results[shots][m].append(r)
                 if args.verbose:
-                    print(f"  shots={shots} seed={seed} {m:<9} avg mAP {100 * r['average']:.1f} "
-                          f"(train {r['train_seconds']:.1f}s)", flush=True)
+                    print(
+                        f"  shots={shots} seed={seed} {m:<9} avg mAP {100 * r['average']:.1f} "
+                        f"(train {r['train_seconds']:.1f}s)",
+                        flush=True,
+                    )
         print(f"\n{shots}-shot ({len(seeds)} seeds, mAP % mean ± std)")
-        print(f"{'method':<10}" + "".join(f"{'mAP@' + str(t):>15}" for t in TIOUS) + f"{'avg':>15}{'train s':>9}")
+        print(
+            f"{'method':<10}"
+            + "".join(f"{'mAP@' + str(t):>15}" for t in TIOUS)
+            + f"{'avg':>15}{'train s':>9}"
+        )
         for m in methods:
             rs = results[shots][m]
             row = "".join(f"{_fmt([r[f'mAP@{t}'] for r in rs]):>15}" for t in TIOUS)
@@ -140,18 +167,30 @@ def _gym(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> int:
             for k in accs:
                 accs[k].append(a[k])
         ep = classification_episode(root, args.classification_shots, seeds[0])
-        print(f"\nclassification ({args.classification_shots}-shot, {len(ep.classes)} classes, {len(ep.query)} queries, "
-              f"{len(seeds)} seeds, accuracy %): global-only {_fmt(accs['global'])}   "
-              f"SOT-GLP local-global {_fmt(accs['sot-glp'])}")
+        print(
+            f"\nclassification ({args.classification_shots}-shot, {len(ep.classes)} classes, "
+            f"{len(ep.query)} queries, "
+            f"{len(seeds)} seeds, accuracy %): global-only {_fmt(accs['global'])}   "
+            f"SOT-GLP local-global {_fmt(accs['sot-glp'])}"
+        )
     if args.json:
-        blob = {str(k): {m: [{kk: vv for kk, vv in r.items() if kk != "per_class"} for r in rs]
-                         for m, rs in v.items()} for k, v in results.items()}
+        blob = {
+            str(k): {
+                m: [{kk: vv for kk, vv in r.items() if kk != "per_class"} for r in rs] for m, rs in v.items()
+            }
+            for k, v in results.items()
+        }
         Path(args.json).write_text(json.dumps(blob, indent=1))
     top = max(shots_list)
     for shots in shots_list[:-1]:
-        print(f"avg_mAP[{shots}-shot] " + " ".join(
-            f"{m}={100 * np.mean([r['average'] for r in results[shots][m]]):.1f}" for m in methods))
-    print(f"avg_mAP " + " ".join(f"{m}={100 * np.mean([r['average'] for r in results[top][m]]):.1f}" for m in methods))
+        print(
+            f"avg_mAP[{shots}-shot] "
+            + " ".join(f"{m}={100 * np.mean([r['average'] for r in results[shots][m]]):.1f}" for m in methods)
+        )
+    print(
+        "avg_mAP "
+        + " ".join(f"{m}={100 * np.mean([r['average'] for r in results[top][m]]):.1f}" for m in methods)
+    )
     return 0
 
 
@@ -167,24 +206,34 @@ def _untrimmed(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> i
             continue
         feats = torch.from_numpy(np.load(path).astype(np.float32))
         fps = feats.shape[0] / float(item["duration"])
-        segs = [Segment(a["label"], float(a["segment"][0]), float(a["segment"][1])) for a in item["annotations"]]
+        segs = [
+            Segment(a["label"], float(a["segment"][0]), float(a["segment"][1])) for a in item["annotations"]
+        ]
         videos.append((path.stem, feats, fps, segs))
     classes = sorted({s.label for *_, segs in videos for s in segs})
     first: dict[str, Segment] = {}
     for _, _, _, segs in videos:
         for s in sorted(segs, key=lambda s: s.start):
             first.setdefault(s.label, s)
-    train = [TrainVideo(f, fps, [s for s in segs if first.get(s.label) is s], n) for n, f, fps, segs in videos]
+    train = [
+        TrainVideo(f, fps, [s for s in segs if first.get(s.label) is s], n) for n, f, fps, segs in videos
+    ]
     train = [v for v in train if v.segments]
-    print(f"smoke check on {root.name}: {len(videos)} videos, classes {classes}; support = first segment per class; "
-          f"test = all videos (support inside them: pipeline check, not a benchmark)")
+    print(
+        f"smoke check on {root.name}: {len(videos)} videos, classes {classes}; "
+        "support = first segment per class; "
+        f"test = all videos (support inside them: pipeline check, not a benchmark)"
+    )
     methods = [m.strip() for m in args.method.split(",") if m.strip()]
     res = {}
     for m in methods:
         r = evaluate_protocol(train, videos, classes, m, config, tower=tower)
         res[m] = r
-        print(f"{m:<10}" + " ".join(f"mAP@{t}={100 * r[f'mAP@{t}']:.1f}" for t in TIOUS)
-              + f" avg={100 * r['average']:.1f} train={r['train_seconds']:.1f}s")
+        print(
+            f"{m:<10}"
+            + " ".join(f"mAP@{t}={100 * r[f'mAP@{t}']:.1f}" for t in TIOUS)
+            + f" avg={100 * r['average']:.1f} train={r['train_seconds']:.1f}s"
+        )
     print("avg_mAP " + " ".join(f"{m}={100 * res[m]['average']:.1f}" for m in methods))
     return 0
 
@@ -192,7 +241,9 @@ def _untrimmed(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> i
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``otstudio eval fewshot`` (see the module docstring)."""
     ap = argparse.ArgumentParser(prog="otstudio eval fewshot", description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True, help="folder of <class>_<n>.npy clips, or of <name>.npy + gt.json")
+    ap.add_argument(
+        "--data", required=True, help="folder of <class>_<n>.npy clips, or of <name>.npy + gt.json"
+    )
     ap.add_argument("--shots", default="1,5")
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--method", default=",".join(ALL_METHODS))
@@ -205,14 +256,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classification-shots", type=int, default=5, help="0 to skip clip classification")
     ap.add_argument("--glp-epochs", type=int, default=60)
     ap.add_argument("--json", default=None, help="write per-seed results here")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch intra-op threads (1 is fastest for these small tensors on a shared CPU)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (1 is fastest for these small tensors on a shared CPU)",
+    )
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    over = {k: v for k, v in {"epochs": args.epochs, "eps": args.eps, "n_prompts": args.n_prompts,
-                              "levels": args.levels, "ot_weight": args.ot_weight}.items() if v is not None}
+    over = {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "eps": args.eps,
+            "n_prompts": args.n_prompts,
+            "levels": args.levels,
+            "ot_weight": args.ot_weight,
+        }.items()
+        if v is not None
+    }
     config = PlotTALConfig(**over)
     bad = [m for m in args.method.split(",") if m.strip() and m.strip() not in ALL_METHODS]
     if bad:

@@ -88,7 +88,11 @@ def _project_id(ctx: Any, params: dict[str, Any]) -> int:
 def _config(params: dict[str, Any]) -> Any:
     from otcore.methods.plot_tal import PlotTALConfig, with_method
 
-    over = {k: params[k] for k in ("epochs", "eps", "n_prompts", "levels", "ot_weight", "seed") if params.get(k) is not None}
+    over = {
+        k: params[k]
+        for k in ("epochs", "eps", "n_prompts", "levels", "ot_weight", "seed")
+        if params.get(k) is not None
+    }
     return with_method(PlotTALConfig(), str(params.get("method", "plot-tal")), **over)
 
 
@@ -125,13 +129,19 @@ def _train(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         feats = load_video_features(store, settings, v.id)
         if feats is None:
             continue
-        train_videos.append(TrainVideo(
-            feats.features.float(), float(feats.fps),
-            [Segment(s.label, float(s.start), float(s.end)) for s in segs], name=str(v.id),
-        ))
+        train_videos.append(
+            TrainVideo(
+                feats.features.float(),
+                float(feats.fps),
+                [Segment(s.label, float(s.start), float(s.end)) for s in segs],
+                name=str(v.id),
+            )
+        )
     if not train_videos:
-        raise ValueError("no video with features and marked segments of the chosen labels: mark some segments "
-                         "and extract features first")
+        raise ValueError(
+            "no video with features and marked segments of the chosen labels: mark some segments "
+            "and extract features first"
+        )
     labels = [c for c in labels if any(s.label == c for tv in train_videos for s in tv.segments)]
     history: list[dict[str, float]] = []
 
@@ -143,12 +153,17 @@ def _train(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     model = fit(train_videos, labels, config, progress=progress)
     train_seconds = time.perf_counter() - t0
-    key = hashlib.sha256(json.dumps({"job": ctx.job_id, "labels": labels, "method": method,
-                                     "t": time.time()}).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        json.dumps({"job": ctx.job_id, "labels": labels, "method": method, "t": time.time()}).encode()
+    ).hexdigest()[:16]
     path = Path(settings.models_dir) / f"fewshot_{method}_job{ctx.job_id}_{key}.pt"
     save_model(model, path, meta={"project_id": project_id, "labels": labels, "method": method})
-    art = store.add_artifact(MODEL_KIND, key, _rel(settings, path),
-                             {"project_id": project_id, "labels": labels, "method": method, "job_id": ctx.job_id})
+    art = store.add_artifact(
+        MODEL_KIND,
+        key,
+        _rel(settings, path),
+        {"project_id": project_id, "labels": labels, "method": method, "job_id": ctx.job_id},
+    )
     result: dict[str, Any] = {
         "model_path": _rel(settings, path),
         "artifact_id": art.id,
@@ -169,8 +184,9 @@ def _train(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _predict_videos(ctx: Any, model: Any, method: str, project_id: int, video_ids: list[int] | None,
-                    start: float = 0.0) -> dict[str, Any]:
+def _predict_videos(
+    ctx: Any, model: Any, method: str, project_id: int, video_ids: list[int] | None, start: float = 0.0
+) -> dict[str, Any]:
     import numpy as np
 
     from otcore.methods.plot_tal import predict as run_model
@@ -198,8 +214,13 @@ def _predict_videos(ctx: Any, model: Any, method: str, project_id: int, video_id
         arrays = {f"plan::{k}": t.numpy().astype(np.float32) for k, t in pred.plans.items()}
         if pred.frame_scores is not None:
             arrays["frame_scores"] = pred.frame_scores.numpy().astype(np.float32)
-        np.savez_compressed(path, class_names=np.array(model.class_names), fps=np.float64(feats.fps),
-                            levels=np.int64(model.config.levels), **arrays)
+        np.savez_compressed(
+            path,
+            class_names=np.array(model.class_names),
+            fps=np.float64(feats.fps),
+            levels=np.int64(model.config.levels),
+            **arrays,
+        )
         out[str(v.id)] = {"n_segments": len(ids), "plans_path": _rel(settings, path)}
     return out
 

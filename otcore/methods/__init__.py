@@ -22,7 +22,13 @@ from otcore.methods.plot_tal import (
     with_method,
 )
 from otcore.methods.prompts import PromptEncoder, PromptLearner, TextEncoder, TextTower, load_text_tower
-from otcore.methods.sot_glp import SegmentScorer, SotGlpConfig, fit_clips, fit_segment_scorer, rescore_segments
+from otcore.methods.sot_glp import (
+    SegmentScorer,
+    SotGlpConfig,
+    fit_clips,
+    fit_segment_scorer,
+    rescore_segments,
+)
 
 __all__ = [
     "METHODS",

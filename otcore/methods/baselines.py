@@ -3,7 +3,8 @@
 - ``coop``: one learnable CoOp prompt per class through the frozen text encoder, no optimal transport:
   the per-time class similarity is the plain cosine ``s_{t,c} = cos(f_t, g_c)``.
 - ``prototype``: no prompts, no text tower, no adapter: the class "prompt" is the mean of the
-  L2-normalised input features of the class's marked frames, ``g_c = normalize(mean_{t in marks(c)} x_t / |x_t|)``,
+  L2-normalised (standardised) input features of the class's marked frames,
+  ``g_c = normalize(mean_{t in marks(c)} x_t / |x_t|)``,
   and ``s_{t,c} = cos(x_t, g_c)`` at every pyramid level (levels pooled from the normalised inputs).
 
 Both feed the same classification head (``logit = scale · s + bias_c``), the same regression head,
@@ -28,9 +29,7 @@ def cosine_similarity_scores(features: torch.Tensor, prompts: torch.Tensor) -> t
     return s.amax(dim=-1)
 
 
-def class_prototypes(
-    features: list[torch.Tensor], masks: list[torch.Tensor], n_classes: int
-) -> torch.Tensor:
+def class_prototypes(features: list[torch.Tensor], masks: list[torch.Tensor], n_classes: int) -> torch.Tensor:
     """Class means of marked frames: ``features[i] [T_i, D]``, ``masks[i] [T_i, C]`` (bool/0-1) →
     ``[C, 1, D]`` L2-normalised prototypes (a class with no marked frame gets a zero vector)."""
     d = int(features[0].shape[-1])

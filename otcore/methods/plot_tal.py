@@ -55,9 +55,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from otcore.metrics import soft_nms
 from otcore.methods.baselines import FixedPrompts, class_prototypes, cosine_similarity_scores
 from otcore.methods.prompts import PromptEncoder, TextTower, load_text_tower
+from otcore.metrics import soft_nms
 from otcore.ot import LinearProblem, sinkhorn
 from otcore.types import Prediction, Segment
 
@@ -139,7 +139,9 @@ class TrainVideo:
 # building blocks
 
 
-def masked_pyramid(x: torch.Tensor, mask: torch.Tensor, levels: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def masked_pyramid(
+    x: torch.Tensor, mask: torch.Tensor, levels: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Average-pooling pyramid of ``x [B, T, E]`` with validity ``mask [B, T]``; stride 2 per level
     (ceil mode). Returns ``[(F_l [B, T_l, E], m_l [B, T_l])]``; padded rows are excluded from means."""
     out = [(x, mask)]
@@ -163,9 +165,9 @@ def _stack_levels(levels: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torc
     return torch.stack(feats, 1), torch.stack(masks, 1)
 
 
-def ot_align(sim: torch.Tensor, mask: torch.Tensor, eps: float, max_iter: int, tol: float) -> tuple[
-    torch.Tensor, torch.Tensor, torch.Tensor
-]:
+def ot_align(
+    sim: torch.Tensor, mask: torch.Tensor, eps: float, max_iter: int, tol: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Entropic OT between frames and prompts for a whole batch of problems in one Sinkhorn call.
 
     ``sim [..., T, N]`` (cosine, with gradient), ``mask [..., T]`` (valid frames). Cost ``1 − sim``,
@@ -259,7 +261,7 @@ class FewShotTAL(nn.Module):
         return F.normalize((x - self.in_mean) / self.in_std, dim=-1) * mask[..., None].to(x.dtype)
 
     def embed(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Frame embeddings ``[B, T, E]`` of prepared inputs (adapter output; the inputs for ``prototype``)."""
+        """Frame embeddings ``[B, T, E]`` of prepared inputs (adapter output; inputs for ``prototype``)."""
         if self.adapter is None:
             return x
         return self.adapter(x, mask)
@@ -295,7 +297,10 @@ class FewShotTAL(nn.Module):
         logits = self.log_scale.exp() * s + self.bias
         hidden = masked_pyramid(self.reg_head.lin(f0), mask, cfg.levels)
         reg = torch.stack(
-            [F.pad(self.reg_head(h, l), (0, 0, 0, feats.shape[2] - h.shape[1])) for l, (h, _) in enumerate(hidden)],
+            [
+                F.pad(self.reg_head(h, l), (0, 0, 0, feats.shape[2] - h.shape[1]))
+                for l, (h, _) in enumerate(hidden)
+            ],
             1,
         )
         return {"logits": logits, "reg": reg, "mask": masks, "plan": plan, "embed": f0, "prompts": G}
@@ -352,7 +357,9 @@ def build_targets(
     return cls, reg, pos
 
 
-def sigmoid_focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
+def sigmoid_focal_loss(
+    logits: torch.Tensor, target: torch.Tensor, alpha: float, gamma: float
+) -> torch.Tensor:
     """Element-wise focal loss ``−α_t (1 − p_t)^γ log p_t`` (Lin et al. 2017)."""
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
@@ -483,9 +490,14 @@ def fit(
     if config.method == "prototype":  # prototypes of the standardised frames
         model.prompts = FixedPrompts(_prototypes(videos, index, model.in_mean, model.in_std))
     rows = [_segments_rows(v, index) for v in videos]
-    cls_t, reg_t, pos_t = (t.to(device) for t in build_targets(rows, x.shape[1], config.levels, len(class_names)))
-    crops = [(b, int(math.floor(s)), max(int(math.ceil(e)), int(math.floor(s)) + 1), c)
-             for b, segs in enumerate(rows) for s, e, c in segs]
+    cls_t, reg_t, pos_t = (
+        t.to(device) for t in build_targets(rows, x.shape[1], config.levels, len(class_names))
+    )
+    crops = [
+        (b, int(math.floor(s)), max(int(math.ceil(e)), int(math.floor(s)) + 1), c)
+        for b, segs in enumerate(rows)
+        for s, e, c in segs
+    ]
     crop_labels = torch.tensor([c for *_, c in crops], device=device)
     use_ot_term = config.method == "plot-tal" and config.ot_weight > 0 and crops
 
@@ -500,7 +512,9 @@ def fit(
         model.train()
         out = model(x, mask, prepared=True)
         valid = out["mask"][..., None].float()
-        focal = (sigmoid_focal_loss(out["logits"], cls_t, config.focal_alpha, config.focal_gamma) * valid).sum() / n_pos
+        focal = (
+            sigmoid_focal_loss(out["logits"], cls_t, config.focal_alpha, config.focal_gamma) * valid
+        ).sum() / n_pos
         if bool(pos_t.any()):
             iou = giou_loss_1d(out["reg"][pos_t], reg_t[pos_t]).mean()
         else:
@@ -578,8 +592,9 @@ def _decode(
         items = sorted(items, key=lambda r: -r[2])[: 4 * cfg.max_segments]
         segs = np.array([[s, e] for s, e, _ in items])
         scores = np.array([sc for *_, sc in items])
-        keep, new_scores = soft_nms(segs, scores, sigma=cfg.nms_sigma, score_threshold=cfg.min_score,
-                                    top_k=cfg.max_segments)
+        keep, new_scores = soft_nms(
+            segs, scores, sigma=cfg.nms_sigma, score_threshold=cfg.min_score, top_k=cfg.max_segments
+        )
         for k, sc in zip(keep, new_scores):
             dets.append((model.class_names[c], segs[k, 0] / fps, segs[k, 1] / fps, float(sc)))
     dets.sort(key=lambda r: -r[3])

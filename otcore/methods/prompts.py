@@ -88,7 +88,8 @@ def load_text_tower(
         p.requires_grad_(False)
     if device is not None:
         clip_model.to(device)
-    name = f"{model}:{pretrained or weights_file or ('random-seed%d' % seed if model == TINY_MODEL else 'random')}"
+    tag = pretrained or weights_file or (f"random-seed{seed}" if model == TINY_MODEL else "random")
+    name = f"{model}:{tag}"
     return TextTower(model=clip_model, tokenizer=tokenizer, model_id=name, pretrained=has_weights)
 
 

@@ -77,8 +77,13 @@ class SegmentScorer(nn.Module):
     returns ``logits [S, C]`` and keeps the last global/local scores and plans in ``self.last``."""
 
     def __init__(
-        self, config: SotGlpConfig, class_names: list[str], in_dim: int, embed_dim: int,
-        global_prompts: nn.Module, local_prompts: nn.Module,
+        self,
+        config: SotGlpConfig,
+        class_names: list[str],
+        in_dim: int,
+        embed_dim: int,
+        global_prompts: nn.Module,
+        local_prompts: nn.Module,
     ) -> None:
         super().__init__()
         self.config = config
@@ -116,8 +121,11 @@ class SegmentScorer(nn.Module):
         k = min(cfg.top_k, x.shape[1])
         top, idx = sal.topk(k, dim=-1)  # [S, C, k]
         sel_mask = torch.isfinite(top)
-        sel = torch.gather(f[:, None].expand(-1, len(self.class_names), -1, -1), 2,
-                           idx[..., None].expand(-1, -1, -1, f.shape[-1]))  # [S, C, k, E]
+        sel = torch.gather(
+            f[:, None].expand(-1, len(self.class_names), -1, -1),
+            2,
+            idx[..., None].expand(-1, -1, -1, f.shape[-1]),
+        )  # [S, C, k, E]
         sim = torch.einsum("scke,cme->sckm", sel, h)  # [S, C, k, M]
         cost = 1.0 - sim
         w = sel_mask.to(sim.dtype) + 1e-6
@@ -158,7 +166,9 @@ class SegmentScorer(nn.Module):
     def from_export(cls, blob: dict[str, Any]) -> SegmentScorer:
         """Rebuild a scorer from ``export()``."""
         g, h = (FixedPrompts(torch.zeros(s)) for s in blob["shapes"])
-        model = cls(SotGlpConfig(**blob["config"]), blob["class_names"], blob["in_dim"], blob["embed_dim"], g, h)
+        model = cls(
+            SotGlpConfig(**blob["config"]), blob["class_names"], blob["in_dim"], blob["embed_dim"], g, h
+        )
         model.load_state_dict(blob["state"])
         model.eval()
         return model
@@ -190,9 +200,12 @@ def fit_clips(
     gen = torch.Generator().manual_seed(config.seed)
     if tower is None:
         tower = load_text_tower(text_model, seed=0)
-    gp = PromptEncoder.from_tower(tower, class_names, n_prompts=1, n_ctx=config.n_ctx, shared_context=True,
-                                  generator=gen)
-    lp = PromptEncoder.from_tower(tower, class_names, n_prompts=config.n_local, n_ctx=config.n_ctx, generator=gen)
+    gp = PromptEncoder.from_tower(
+        tower, class_names, n_prompts=1, n_ctx=config.n_ctx, shared_context=True, generator=gen
+    )
+    lp = PromptEncoder.from_tower(
+        tower, class_names, n_prompts=config.n_local, n_ctx=config.n_ctx, generator=gen
+    )
     model = SegmentScorer(config, class_names, int(clips[0].shape[1]), tower.embed_dim, gp, lp)
     x, mask = pad_clips(clips)
     valid = x[mask]
@@ -201,8 +214,9 @@ def fit_clips(
     with torch.no_grad():
         rows = model.prepare_rows(x, mask)
     y = torch.as_tensor(list(labels), device=x.device)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr,
-                            weight_decay=config.weight_decay)
+    opt = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.lr, weight_decay=config.weight_decay
+    )
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, config.epochs))
     model.train()
     for _ in range(config.epochs):
@@ -277,7 +291,7 @@ def rescore_segments(
     detections: list[tuple[str, float, float, float]],
     weight: float = 0.5,
 ) -> list[tuple[str, float, float, float]]:
-    """Re-score ``(label, start_s, end_s, score)`` detections: ``score^{1−w} · p_GLP(label | segment)^{w}``."""
+    """Re-score ``(label, start_s, end_s, score)`` detections: ``score^{1−w} · p_GLP(label | seg)^{w}``."""
     T = int(features.shape[0])
     crops = []
     for _, s, e, _ in detections:

@@ -36,21 +36,33 @@ def _segment_traces(segments: Sequence[Any], lane: str, color: str, fig: go.Figu
     for s in segments:
         score = getattr(s, "score", None)
         opacity = 0.35 + 0.65 * float(score) if score is not None else 0.9
-        text = f"{s.label} [{s.start:.2f}, {s.end:.2f})" + (f" score {score:.2f}" if score is not None else "")
+        text = f"{s.label} [{s.start:.2f}, {s.end:.2f})" + (
+            f" score {score:.2f}" if score is not None else ""
+        )
         fig.add_trace(
             go.Scatter(
-                x=[s.start, s.end, s.end, s.start, s.start], y=[0, 0, 1, 1, 0],
-                fill="toself", mode="lines", line={"width": 0}, fillcolor=color, opacity=min(1.0, opacity),
-                name=lane, showlegend=False, hoverinfo="text", text=text,
+                x=[s.start, s.end, s.end, s.start, s.start],
+                y=[0, 0, 1, 1, 0],
+                fill="toself",
+                mode="lines",
+                line={"width": 0},
+                fillcolor=color,
+                opacity=min(1.0, opacity),
+                name=lane,
+                showlegend=False,
+                hoverinfo="text",
+                text=text,
             ),
-            row=row, col=1,
+            row=row,
+            col=1,
         )
 
 
 def segments_figure(predicted: Sequence[Any], manual: Sequence[Any], duration: float) -> go.Figure:
     """Two lanes (predicted, manual) of segments over ``[0, duration]`` seconds."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05,
-                        subplot_titles=("predicted", "manual"))
+    fig = make_subplots(
+        rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.05, subplot_titles=("predicted", "manual")
+    )
     _segment_traces(predicted, "predicted", "#d62728", fig, 1)
     _segment_traces(manual, "manual", "#1f77b4", fig, 2)
     fig.update_yaxes(visible=False, range=[0, 1])
@@ -75,19 +87,29 @@ def plan_figure(
     if duration is None:
         duration = levels[0][1].shape[0] / fps
     n = len(levels)
-    titles = [f"level {l} (stride {2 ** l})" for l, _ in levels] + ["predicted", "manual"]
+    titles = [f"level {l} (stride {2**l})" for l, _ in levels] + ["predicted", "manual"]
     heights = [1.0] * n + [0.35, 0.35]
-    fig = make_subplots(rows=n + 2, cols=1, shared_xaxes=True, vertical_spacing=0.03,
-                        subplot_titles=titles, row_heights=heights)
+    fig = make_subplots(
+        rows=n + 2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        subplot_titles=titles,
+        row_heights=heights,
+    )
     for i, (l, plan) in enumerate(levels):
         stride = 2**l
         t = (np.arange(plan.shape[0]) + 0.5) * stride / fps
         fig.add_trace(
             go.Heatmap(
-                z=plan.T, x=t, y=[f"prompt {k}" for k in range(plan.shape[1])], coloraxis="coloraxis",
+                z=plan.T,
+                x=t,
+                y=[f"prompt {k}" for k in range(plan.shape[1])],
+                coloraxis="coloraxis",
                 hovertemplate="t=%{x:.2f}s %{y}: %{z:.3f}<extra>level " + str(l) + "</extra>",
             ),
-            row=i + 1, col=1,
+            row=i + 1,
+            col=1,
         )
     _segment_traces([s for s in predicted if s.label == class_name], "predicted", "#d62728", fig, n + 1)
     _segment_traces([s for s in manual if s.label == class_name], "manual", "#1f77b4", fig, n + 2)
@@ -96,7 +118,8 @@ def plan_figure(
     fig.update_xaxes(range=[0, duration])
     fig.update_xaxes(title_text="time (s)", row=n + 2, col=1)
     fig.update_layout(
-        height=130 * n + 160, margin={"l": 60, "r": 10, "t": 40, "b": 40},
+        height=130 * n + 160,
+        margin={"l": 60, "r": 10, "t": 40, "b": 40},
         coloraxis={"colorscale": "Viridis", "colorbar": {"title": "mass (row-normalised)"}},
         title=f"transport plan: {class_name}",
     )

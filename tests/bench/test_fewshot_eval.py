@@ -23,8 +23,24 @@ def test_parse_seeds():
 
 
 def test_gym_table_and_last_line(shared_data, capsys):
-    rc = main(["--data", str(shared_data / "gym_i3d"), "--shots", "1", "--seeds", "0", "--epochs", "5",
-               "--method", "prototype,plot-tal", "--classification-shots", "5", "--glp-epochs", "3"])
+    rc = main(
+        [
+            "--data",
+            str(shared_data / "gym_i3d"),
+            "--shots",
+            "1",
+            "--seeds",
+            "0",
+            "--epochs",
+            "5",
+            "--method",
+            "prototype,plot-tal",
+            "--classification-shots",
+            "5",
+            "--glp-epochs",
+            "3",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "random frozen weights" in "\n".join(out)  # honest about the missing text semantics

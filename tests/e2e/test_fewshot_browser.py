@@ -33,16 +33,27 @@ def seeded(streamlit_data_dir: Path):
     store = Store.from_settings(settings)
     p = store.create_project("marks")
     ids = []
-    for i, layout in enumerate([[(None, 6), ("jump", 4), (None, 8), ("jump", 5), (None, 5)],
-                                [(None, 4), ("jump", 5), (None, 9)]]):
+    for i, layout in enumerate(
+        [[(None, 6), ("jump", 4), (None, 8), ("jump", 5), (None, 5)], [(None, 4), ("jump", 5), (None, 9)]]
+    ):
         feats = _features(i, layout)
-        v = store.add_video(p.id, f"v{i}.mp4", f"videos/v{i}.mp4", f"{i}" * 64, feats.shape[0] / 2.0, 25.0,
-                            int(feats.shape[0] * 12.5), 32, 24)
+        v = store.add_video(
+            p.id,
+            f"v{i}.mp4",
+            f"videos/v{i}.mp4",
+            f"{i}" * 64,
+            feats.shape[0] / 2.0,
+            25.0,
+            int(feats.shape[0] * 12.5),
+            32,
+            24,
+        )
         path = settings.features_dir / f"v{i}.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, features=feats, fps=np.float64(2.0))
-        art = store.add_artifact("features", f"k{i}", str(path.relative_to(settings.data_dir)),
-                                 {"model_id": "test", "fps": 2.0})
+        art = store.add_artifact(
+            "features", f"k{i}", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": 2.0}
+        )
         store.set_video_features(v.id, art.id)
         ids.append(v.id)
     log = EditLog(store)

@@ -12,6 +12,7 @@ from otcore.jobs.fewshot import load_plans, predict, train
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small tensors: one intra-op thread avoids oversubscription on the shared CPU."""
@@ -19,7 +20,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
@@ -37,13 +37,23 @@ def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
 
 def _video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
     fps = 2.0
-    video = store.add_video(project_id, name, f"videos/{name}", name.encode().hex().ljust(64, "0")[:64],
-                            feats.shape[0] / fps, 25.0, int(feats.shape[0] / fps * 25), 32, 24)
+    video = store.add_video(
+        project_id,
+        name,
+        f"videos/{name}",
+        name.encode().hex().ljust(64, "0")[:64],
+        feats.shape[0] / fps,
+        25.0,
+        int(feats.shape[0] / fps * 25),
+        32,
+        24,
+    )
     path = settings.features_dir / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, features=feats, fps=np.float64(fps))
-    art = store.add_artifact("features", f"key-{name}", str(path.relative_to(settings.data_dir)),
-                             {"model_id": "test", "fps": fps})
+    art = store.add_artifact(
+        "features", f"key-{name}", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": fps}
+    )
     store.set_video_features(video.id, art.id)
     return video
 
@@ -52,10 +62,20 @@ def _video_with_features(store: Store, settings: Settings, project_id: int, name
 def project(settings: Settings):
     store = Store.from_settings(settings)
     p = store.create_project("P")
-    a = _video_with_features(store, settings, p.id, "a.mp4",
-                             _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]))
-    b = _video_with_features(store, settings, p.id, "b.mp4",
-                             _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)]))
+    a = _video_with_features(
+        store,
+        settings,
+        p.id,
+        "a.mp4",
+        _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
+    )
+    b = _video_with_features(
+        store,
+        settings,
+        p.id,
+        "b.mp4",
+        _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)]),
+    )
     log = EditLog(store)
     log.add_segment(a.id, "jump", 3.0, 5.0)
     log.add_segment(a.id, "swing", 8.0, 11.0)
@@ -66,7 +86,9 @@ def project(settings: Settings):
 def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     store, p, a, b = project
     manual_before = EditLog(store).segments(a.id, sources=("manual",))
-    jid = queue.submit(store, "train_fewshot", {"method": "plot-tal", "epochs": 8, "levels": 2}, project_id=p.id)
+    jid = queue.submit(
+        store, "train_fewshot", {"method": "plot-tal", "epochs": 8, "levels": 2}, project_id=p.id
+    )
     assert queue.claim_next(store, "w1").id == jid
     ctx = JobContext(store, settings, jid, worker_id="w1")
     result = train(ctx, dict(queue.get_job(store, jid).params))
@@ -90,8 +112,9 @@ def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     assert job.progress == 1.0 and job.message.startswith("done")
 
     # predict job with the saved model replaces the predictions, still never the marks
-    jid2 = queue.submit(store, "predict_fewshot", {"model_path": result["model_path"], "video_ids": [b.id]},
-                        project_id=p.id)
+    jid2 = queue.submit(
+        store, "predict_fewshot", {"model_path": result["model_path"], "video_ids": [b.id]}, project_id=p.id
+    )
     out = predict(JobContext(store, settings, jid2), dict(queue.get_job(store, jid2).params))
     assert list(out["predictions"]) == [str(b.id)]
     assert len(log.segments(b.id, sources=("predicted",))) == out["predictions"][str(b.id)]["n_segments"]

@@ -21,6 +21,7 @@ from otcore.types import Segment
 
 CLASSES = ["jump", "swing"]
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small tensors: one intra-op thread avoids oversubscription on the shared CPU."""
@@ -28,7 +29,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 def _video(gen: torch.Generator, layout: list[tuple[str | None, int]], dim: int = 24, name: str = "v"):
@@ -50,10 +50,17 @@ def _video(gen: torch.Generator, layout: list[tuple[str | None, int]], dim: int 
 @pytest.fixture(scope="module")
 def data():
     gen = torch.Generator().manual_seed(0)
-    train = [_video(gen, [(None, 5), ("jump", 4), (None, 6), ("swing", 6), (None, 4)], name="a"),
-             _video(gen, [(None, 3), ("swing", 5), (None, 5), ("jump", 3), (None, 6)], name="b")]
-    test = [_video(gen, [(None, 4), ("jump", 5), (None, 7), ("swing", 4), (None, 3), ("jump", 3), (None, 4)],
-                   name="t")]
+    train = [
+        _video(gen, [(None, 5), ("jump", 4), (None, 6), ("swing", 6), (None, 4)], name="a"),
+        _video(gen, [(None, 3), ("swing", 5), (None, 5), ("jump", 3), (None, 6)], name="b"),
+    ]
+    test = [
+        _video(
+            gen,
+            [(None, 4), ("jump", 5), (None, 7), ("swing", 4), (None, 3), ("jump", 3), (None, 4)],
+            name="t",
+        )
+    ]
     return train, test
 
 
@@ -61,7 +68,9 @@ def _map(model, test) -> float:
     preds, gt = {}, {}
     for v in test:
         p = predict(model, v.features, v.fps, with_plans=False)
-        preds[v.name] = [{"label": s.label, "segment": [s.start, s.end], "score": s.score} for s in p.segments]
+        preds[v.name] = [
+            {"label": s.label, "segment": [s.start, s.end], "score": s.score} for s in p.segments
+        ]
         gt[v.name] = [{"label": s.label, "segment": [s.start, s.end]} for s in v.segments]
     return detection_map(preds, gt, tious=(0.3, 0.5))["average"]
 
@@ -119,8 +128,9 @@ def test_prediction_plans_and_save_load(data, tmp_path):
     assert all(0 <= s.start < s.end <= T / 2.0 + 1e-6 and 0 < s.score <= 1 for s in p.segments)
     path = save_model(model, tmp_path / "m.pt")
     again = predict(load_model(path), test[0].features, 2.0)
-    assert [(s.label, round(s.start, 4), round(s.score, 4)) for s in again.segments] == \
-        [(s.label, round(s.start, 4), round(s.score, 4)) for s in p.segments]
+    assert [(s.label, round(s.start, 4), round(s.score, 4)) for s in again.segments] == [
+        (s.label, round(s.start, 4), round(s.score, 4)) for s in p.segments
+    ]
 
 
 def test_sot_glp_scoring_option(data, tmp_path):

@@ -7,6 +7,7 @@ import torch
 
 from otcore.methods.prompts import PromptEncoder, TextEncoder, load_text_tower
 
+
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Small tensors: one intra-op thread avoids oversubscription on the shared CPU."""
@@ -14,7 +15,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,13 @@ def test_truncated_encoder_matches_open_clip(tower):
 
 
 def test_prompt_features_shape_and_gradients(tower):
-    pe = PromptEncoder.from_tower(tower, ["bench press", "squat", "pull up"], n_prompts=3, n_ctx=4,
-                                  generator=torch.Generator().manual_seed(0))
+    pe = PromptEncoder.from_tower(
+        tower,
+        ["bench press", "squat", "pull up"],
+        n_prompts=3,
+        n_ctx=4,
+        generator=torch.Generator().manual_seed(0),
+    )
     g = pe()
     assert g.shape == (3, 3, tower.embed_dim)
     assert torch.allclose(g.norm(dim=-1), torch.ones(3, 3), atol=1e-5)
@@ -46,10 +51,12 @@ def test_prompt_features_shape_and_gradients(tower):
 
 
 def test_shared_context_and_determinism(tower):
-    a = PromptEncoder.from_tower(tower, ["a", "b"], n_prompts=1, shared_context=True,
-                                 generator=torch.Generator().manual_seed(1))
-    b = PromptEncoder.from_tower(tower, ["a", "b"], n_prompts=1, shared_context=True,
-                                 generator=torch.Generator().manual_seed(1))
+    a = PromptEncoder.from_tower(
+        tower, ["a", "b"], n_prompts=1, shared_context=True, generator=torch.Generator().manual_seed(1)
+    )
+    b = PromptEncoder.from_tower(
+        tower, ["a", "b"], n_prompts=1, shared_context=True, generator=torch.Generator().manual_seed(1)
+    )
     assert a.learner.ctx.shape[0] == 1
     assert torch.equal(a(), b())
     t2 = load_text_tower("otstudio-tiny", seed=0)
