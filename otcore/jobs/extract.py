@@ -21,7 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run", "FEATURES_KIND", "clear_encoder_cache"]
+__all__ = ["run", "on_abandoned", "FEATURES_KIND", "clear_encoder_cache"]
 
 FEATURES_KIND = "features"
 
@@ -152,3 +152,19 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         "dim": int(feats.features.shape[1]),
         "cached": bool(cached),
     }
+
+
+def on_abandoned(store: Any, job: Any) -> None:
+    """Clean-up when the worker died while extracting: the video must not stay
+    ``extracting`` forever. Features already linked mean it is ``ready``; otherwise it is
+    ``failed`` with the job's message (extract again to retry)."""
+    video_id = (job.params or {}).get("video_id")
+    if video_id is None:
+        return
+    video = store.get_video(int(video_id))
+    if video is None or video.status != "extracting":
+        return
+    if store.get_video_features(video.id) is not None:
+        store.set_video_status(video.id, "ready")
+    else:
+        store.set_video_status(video.id, "failed", job.message or "feature extraction stopped: worker gone")
