@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -125,13 +126,15 @@ def test_missing_video_file_fails_clearly(env, tiny_weights: Path) -> None:
 
 
 def test_worker_gone_mid_extraction_leaves_the_video_failed_not_extracting(env, tiny_weights: Path) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     settings, store, video = env
-    jid = queue.submit(store, "extract_features", _params(video.id, tiny_weights), project_id=video.project_id)
+    jid = queue.submit(
+        store, "extract_features", _params(video.id, tiny_weights), project_id=video.project_id
+    )
     assert queue.claim_next(store, "gone-worker") is not None
     store.set_video_status(video.id, "extracting")
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     assert jid in queue.reap_stale(store, timeout=1.0, now=later)
     assert queue.get_job(store, jid, reap=False).status == "failed"
     after = store.get_video(video.id)
