@@ -10,7 +10,10 @@ Baseline (two branches).
   * Attention branch: embeddings :math:`E` and foreground probability :math:`P^A \in [0,1]^T`, trained
     with pseudo-labels :math:`Q^A` (snippets in the top-:math:`k` of the T-CAS of a ground-truth class
     are positive) under the generalised BCE
-    :math:`L_A = \frac1T\sum_t Q^A_t\frac{1-(P^A_t)^\gamma}{\gamma} + (1-Q^A_t)\frac{1-(1-P^A_t)^\gamma}{\gamma}`.
+    :math:`L_A = \frac1{|M|}\sum_{t\in M} Q^A_t\frac{1-(P^A_t)^\gamma}{\gamma} + (1-Q^A_t)\frac{1-(1-P^A_t)^\gamma}{\gamma}`
+    over the confident snippets M: the positives and, as negatives, the k snippets whose best
+    ground-truth-class T-CAS is lowest. (Departure: taking every non-positive snippet as negative
+    collapsed :math:`P^A` to 0 on the short gym sequences; the other snippets carry no attention label.)
 
 Snippet clustering (SCC). A linear head on :math:`E` gives :math:`P^S\in\mathbb R^{N\times K}` (N
 snippets of the batch). Pseudo-labels :math:`Q^S` = a few (3) Sinkhorn iterations of
