@@ -47,10 +47,18 @@ def _solve(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int, bool]:
     """Core loop on flattened ``[B, N, K]``. Returns plan, alpha, beta, err, n_iter, converged."""
     la, lb = a.log(), b.log()
+    # Zero masses (e.g. padded frames) have log 0 = -inf: their rows/columns of the plan are 0.
+    # The kernel uses a finite stand-in so no -inf - -inf appears; the potentials of those
+    # rows/columns are -inf, and the scaling checks look only at the support.
+    za, zb = bool((a <= 0).any()), bool((b <= 0).any())
+    sa = (a > 0) if za else None
+    sb = (b > 0) if zb else None
+    la_k = la.masked_fill(~sa, 0.0) if za else la
+    lb_k = lb.masked_fill(~sb, 0.0) if zb else lb
     # L = -C/eps + log(prior); the plan is exp(L + alpha_i + beta_j).
     L = C / (-eps)
     if log_prior is None:
-        L = L + la[:, :, None] + lb[:, None, :]
+        L = L + la_k[:, :, None] + lb_k[:, None, :]
     else:
         L = L + log_prior
     fa, fb = _fi(tau_a, eps), _fi(tau_b, eps)
@@ -114,6 +122,8 @@ def _solve(
                 target = a
             else:
                 target = a * torch.exp(-(eps / tau_a) * (alpha + u.log()))  # type: ignore[operator]
+                if za:
+                    target = target.masked_fill(~sa, 0.0)
             err = (rows - target).abs().sum(-1)
             # Right after an absorption the kernel was recomputed (fresh float round-off), so the column
             # condition is not exact until the next v-update: do not stop then.
@@ -126,15 +136,19 @@ def _solve(
             u = torch.div(a, Kv, out=Kv)
         else:
             u = torch.exp(fa * (la - Kv.log()) + (fa - 1.0) * alpha)
+            if za:
+                u = u.masked_fill(~sa, 0.0)
         Ktu = ktu(u).clamp_min_(tiny)
         if fb == 1.0:
             v = torch.div(b, Ktu, out=Ktu)
         else:
             v = torch.exp(fb * (lb - Ktu.log()) + (fb - 1.0) * beta)
+            if zb:
+                v = v.masked_fill(~sb, 0.0)
         n_iter += 1
         fresh = False
-        umin, umax = torch.aminmax(u)
-        vmin, vmax = torch.aminmax(v)
+        umin, umax = torch.aminmax(u.masked_fill(~sa, 1.0) if za else u)
+        vmin, vmax = torch.aminmax(v.masked_fill(~sb, 1.0) if zb else v)
         if float(umax) > hi or float(umin) < lo or float(vmax) > hi or float(vmin) < lo:
             alpha = alpha + u.log()
             beta = beta + v.log()
@@ -211,7 +225,8 @@ def sinkhorn(
     (``otcore.ot.transport_cost`` does the same for any plan/cost pair).
 
     Args:
-        problem: :class:`LinearProblem` with cost ``[..., N, K]`` (masses ``a``, ``b`` positive).
+        problem: :class:`LinearProblem` with cost ``[..., N, K]`` (masses ``a``, ``b`` non-negative;
+            a zero mass gets an empty row/column).
         eps: entropic weight ε > 0.
         max_iter: iteration cap (one iteration = one row and one column update).
         tol: marginal-error target.

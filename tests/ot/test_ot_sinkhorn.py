@@ -236,3 +236,19 @@ def test_float32_long_sequence_reaches_tol() -> None:
     res = sinkhorn(LinearProblem(C), eps=0.05, tol=1e-6, max_iter=2_000)
     assert res.converged
     assert float(res.marginal_error) <= 1.5e-6
+
+
+@pytest.mark.parametrize("tau", [None, 0.5])
+def test_zero_mass_rows_and_columns_get_no_mass_and_no_nan(tau):
+    """Padded frames (mass 0) are allowed: their plan rows are 0, the rest solves the problem
+    restricted to the support."""
+    torch.manual_seed(0)
+    C = torch.rand(6, 4, dtype=torch.float64)
+    a = torch.tensor([0.25, 0.25, 0.25, 0.25, 0.0, 0.0], dtype=torch.float64)
+    b = torch.tensor([0.3, 0.3, 0.4, 0.0], dtype=torch.float64)
+    full = sinkhorn(LinearProblem(C, a, b, tau_a=tau, tau_b=tau), eps=0.05, tol=1e-9)
+    sub = sinkhorn(LinearProblem(C[:4, :3], a[:4], b[:3], tau_a=tau, tau_b=tau), eps=0.05, tol=1e-9)
+    assert torch.isfinite(full.plan).all()
+    assert float(full.plan[4:].abs().sum()) == 0.0 and float(full.plan[:, 3].abs().sum()) == 0.0
+    assert torch.allclose(full.plan[:4, :3], sub.plan, atol=1e-7)
+    assert full.converged
