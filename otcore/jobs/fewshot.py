@@ -34,10 +34,31 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["train", "predict", "MODEL_KIND", "RESULTS_DIR", "load_plans"]
+__all__ = ["train", "predict", "select_proposals", "MODEL_KIND", "RESULTS_DIR", "load_plans"]
 
 MODEL_KIND = "fewshot_model"
 RESULTS_DIR = "results"
+# What a person is shown per video: detections decoded for mAP keep every low-score
+# candidate, proposals to review keep the confident ones.
+PROPOSAL_MIN_SCORE = 0.05
+PROPOSALS_PER_LABEL = 20
+
+
+def select_proposals(segments: list[Any], min_score: float, max_per_label: int) -> list[Any]:
+    """The proposals worth a person's review: score ≥ ``min_score``, at most ``max_per_label``
+    best per label, in time order."""
+    by_label: dict[str, list[Any]] = {}
+    for seg in segments:
+        if seg.score is None or seg.score >= min_score:
+            by_label.setdefault(seg.label, []).append(seg)
+    kept = [
+        s
+        for segs in by_label.values()
+        for s in sorted(segs, key=lambda s: -(s.score if s.score is not None else 1.0))[:max_per_label]
+    ]
+    return sorted(kept, key=lambda s: (s.start, s.label))
+
+
 _TRAIN_SOURCES = ("manual", "corrected")
 
 
@@ -195,6 +216,7 @@ def _predict_videos(
 
     store, settings = ctx.store, _settings(ctx)
     log = EditLog(store)
+    min_score, max_per_label = PROPOSAL_MIN_SCORE, PROPOSALS_PER_LABEL
     videos = store.list_videos(project_id)
     if video_ids is not None:
         videos = [v for v in videos if v.id in set(int(i) for i in video_ids)]
@@ -209,7 +231,9 @@ def _predict_videos(
             out[str(v.id)] = {"n_segments": 0, "plans_path": None, "skipped": "no features"}
             continue
         pred = run_model(model, feats.features.float(), float(feats.fps))
-        ids = log.replace_predictions(v.id, pred.segments, method=method)
+        ids = log.replace_predictions(
+            v.id, select_proposals(pred.segments, min_score, max_per_label), method=method
+        )
         path = out_dir / f"fewshot_job{ctx.job_id}_video{v.id}.npz"
         arrays = {f"plan::{k}": t.numpy().astype(np.float32) for k, t in pred.plans.items()}
         if pred.frame_scores is not None:

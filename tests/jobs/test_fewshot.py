@@ -163,3 +163,18 @@ def test_inspect_view_draws_the_plans(settings: Settings, project):
     assert at.selectbox(key="inspect_fewshot_class").options == ["jump", "swing"]
     assert len(at.get("plotly_chart")) == 1
     assert any(m.value == "prompt 0" for m in at.markdown)
+
+
+def test_select_proposals_keeps_confident_ones_per_label_in_time_order():
+    from otcore.jobs.fewshot import select_proposals
+    from otcore.types import Segment
+
+    segs = [
+        Segment("a", 5.0, 6.0, 0.9),
+        Segment("a", 1.0, 2.0, 0.01),
+        Segment("a", 3.0, 4.0, 0.5),
+        Segment("a", 7.0, 8.0, 0.6),
+        Segment("b", 0.0, 1.0, 0.2),
+    ]
+    got = select_proposals(segs, min_score=0.05, max_per_label=2)
+    assert [(s.label, s.start) for s in got] == [("b", 0.0), ("a", 5.0), ("a", 7.0)]
