@@ -22,6 +22,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import torch
 
 from otcore.bench.gym import Sequence, build_sequence, load_clips, split_classes, split_clips
 from otcore.bench.segment import parse_seeds
@@ -90,6 +91,7 @@ def main(argv: list[str]) -> int:
         cfg = CASEConfig(clustering=args.method == "case", seed=seed)
         if args.epochs is not None:
             cfg = replace(cfg, epochs=args.epochs)
+        torch.manual_seed(seed)  # the weight initialisation too
         model = CASE(train[0].features.shape[1], len(targets), cfg)
         model.fit([s.features for s in train], [[targets.index(lb) for lb in s.labels()] for s in train])
         all_s, all_t = [], []

@@ -207,6 +207,9 @@ def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     cfg = CASEConfig(seed=int(params.get("seed", 0)), n_clusters=int(params.get("k", 16)))
     if params.get("epochs") is not None:
         cfg = replace(cfg, epochs=int(params["epochs"]))
+    import torch
+
+    torch.manual_seed(cfg.seed)
     model = CASE(next(iter(feats.values())).features.shape[1], len(classes), cfg)
 
     def prog(frac: float, msg: str) -> None:

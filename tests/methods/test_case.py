@@ -50,6 +50,7 @@ def test_foreground_from_video_labels(clustering: bool):
     tx, tf = xs[24:], fgs[24:]
     xs, labels = xs[:24], labels[:24]
     cfg = CASEConfig(n_clusters=8, hidden=32, epochs=20, lr=5e-3, batch_size=6, clustering=clustering, dropout=0.0, seed=0)
+    torch.manual_seed(0)
     model = CASE(24, 2, cfg).fit(xs, labels)
     outs = [model.infer(x) for x in tx]
     auc = _auc(np.concatenate([o.p_fg.numpy() for o in outs]), np.concatenate(tf))
