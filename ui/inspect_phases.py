@@ -81,11 +81,21 @@ def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
 
     st.subheader("Phases (no labels needed)")
     c1, c2, c3 = st.columns([1, 1, 1])
-    k = c1.number_input("Number of phases K", min_value=2, max_value=40, value=default_k(store, project.id),
-                        key=f"phases_k_{video.id}")
+    k = c1.number_input(
+        "Number of phases K",
+        min_value=2,
+        max_value=40,
+        value=default_k(store, project.id),
+        key=f"phases_k_{video.id}",
+    )
     method = c2.selectbox("Method", ["asot", "clot"], key=f"phases_method_{video.id}")
     if c3.button("Find phases", key=f"phases_go_{video.id}", type="primary"):
-        submit(store, "find_phases", {"video_id": int(video.id), "k": int(k), "method": method}, project_id=project.id)
+        submit(
+            store,
+            "find_phases",
+            {"video_id": int(video.id), "k": int(k), "method": method},
+            project_id=project.id,
+        )
         st.toast("Finding phases in the background")
     job = latest_job(store, project.id, "find_phases", {"video_id": video.id})
     if job is None:
@@ -106,17 +116,23 @@ def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
     present = sorted(int(c) for c in np.unique(res["clusters"]))
     labels = [lb.name for lb in store.list_labels(project.id)]
     c1, c2, c3 = st.columns([1, 1, 1])
-    cluster = c1.selectbox("Cluster", present, format_func=lambda c: f"cluster {c}", key=f"phases_cluster_{video.id}")
+    cluster = c1.selectbox(
+        "Cluster", present, format_func=lambda c: f"cluster {c}", key=f"phases_cluster_{video.id}"
+    )
     choice = c2.selectbox("Label", labels + ["(new label)"], key=f"phases_label_{video.id}")
-    new_name = c2.text_input("New label name", key=f"phases_newlabel_{video.id}") if choice == "(new label)" else ""
+    new_name = (
+        c2.text_input("New label name", key=f"phases_newlabel_{video.id}") if choice == "(new label)" else ""
+    )
     if c3.button("Turn cluster into label", key=f"phases_apply_{video.id}"):
         name = (new_name or "").strip() if choice == "(new label)" else choice
         if not name:
             st.warning("Give the label a name.")
         else:
             ids = cluster_to_label(store, settings, video.id, info["result_path"], int(cluster), name)
-            st.success(f"Cluster {cluster} → “{name}”: predicted segments created ({len(ids)} active proposals); "
-                       "review them on the Annotate or Review page.")
+            st.success(
+                f"Cluster {cluster} → “{name}”: predicted segments created ({len(ids)} active proposals); "
+                "review them on the Annotate or Review page."
+            )
 
 
 def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
@@ -130,19 +146,27 @@ def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
         st.caption("Add a second video to align it with this one.")
         return
     names = {v.id: v.filename for v in others}
-    other_id = st.selectbox("Other video", list(names), format_func=lambda i: names[i], key=f"align_other_{video.id}")
+    other_id = st.selectbox(
+        "Other video", list(names), format_func=lambda i: names[i], key=f"align_other_{video.id}"
+    )
     if st.button("Align", key=f"align_go_{video.id}"):
-        submit(store, "align_videos", {"video_a": int(video.id), "video_b": int(other_id)}, project_id=project.id)
+        submit(
+            store, "align_videos", {"video_a": int(video.id), "video_b": int(other_id)}, project_id=project.id
+        )
         st.toast("Aligning in the background")
     job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id})
     if job is None or not _job_status(job, "Alignment"):
-        job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id}, done=True)
+        job = latest_job(
+            store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id}, done=True
+        )
         if job is None:
             return
     res = load_result(settings, job.result["result_path"])
     fps_a, fps_b = float(res["fps_a"]), float(res["fps_b"])
     n = int(res["match"].shape[0])
-    row = st.slider("Frame of this video (feature row)", 0, max(0, n - 1), 0, key=f"align_row_{video.id}_{other_id}")
+    row = st.slider(
+        "Frame of this video (feature row)", 0, max(0, n - 1), 0, key=f"align_row_{video.id}_{other_id}"
+    )
     m = int(res["match"][row])
     st.plotly_chart(alignment_figure(res["plan"], fps_a, fps_b, row, m), key=f"align_fig_{video.id}")
     c1, c2 = st.columns(2)
@@ -172,7 +196,9 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
 
     st.subheader("Foreground (CASE, from video-level labels)")
     log = EditLog(store)
-    labelled = [v for v in store.list_videos(project.id) if log.segments(v.id, sources=("manual", "corrected"))]
+    labelled = [
+        v for v in store.list_videos(project.id) if log.segments(v.id, sources=("manual", "corrected"))
+    ]
     if not labelled:
         st.caption("Mark at least one segment in some video: its labels become video-level labels for CASE.")
         return
@@ -189,5 +215,7 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
         st.caption("The last foreground job did not cover this video.")
         return
     res = load_result(settings, info["result_path"])
-    st.plotly_chart(foreground_figure(res["p_fg"], float(res["fps"]), res["p_att"], res["p_clu"]),
-                    key=f"weak_fig_{video.id}")
+    st.plotly_chart(
+        foreground_figure(res["p_fg"], float(res["fps"]), res["p_att"], res["p_clu"]),
+        key=f"weak_fig_{video.id}",
+    )

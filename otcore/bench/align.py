@@ -52,9 +52,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--zeta", type=float, default=0.0)
     ap.add_argument("--rho", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=30, help="vaot-ssl training epochs")
-    ap.add_argument("--stride", type=int, default=3,
-                    help="vaot: align every stride-th frame (frame i takes the partner of frame stride*(i//stride), "
-                         "mapped back to full rate); 1 = all frames")
+    ap.add_argument(
+        "--stride",
+        type=int,
+        default=3,
+        help="vaot: align every stride-th frame (frame i takes the partner of frame stride*(i//stride), "
+        "mapped back to full rate); 1 = all frames",
+    )
     args = ap.parse_args(argv)
     data = load_segmentation_folder(args.data, args.activity)
     settings = AlignSettings(eps=args.eps, alpha=args.alpha, radius=args.radius, zeta=args.zeta, rho=args.rho)
@@ -63,15 +67,26 @@ def main(argv: list[str]) -> int:
     n_pairs = 0
     for act, videos in data.items():
         names = [v.name.split("_")[0] for v in videos]
-        print(f"activity {act}: {len(videos)} videos, method {args.method}"
-              + (f", settings {settings}" if args.method.startswith("vaot") else ""))
+        print(
+            f"activity {act}: {len(videos)} videos, method {args.method}"
+            + (f", settings {settings}" if args.method.startswith("vaot") else "")
+        )
         for seed in seeds:
             t0 = time.perf_counter()
             enc = None
             if args.method == "vaot-ssl":
-                enc = train_alignment([v.features for v in videos], AlignSettings(eps=args.eps, alpha=args.alpha,
-                                      radius=args.radius, zeta=args.zeta, rho=args.rho or 0.1),
-                                      epochs=args.epochs, seed=seed)
+                enc = train_alignment(
+                    [v.features for v in videos],
+                    AlignSettings(
+                        eps=args.eps,
+                        alpha=args.alpha,
+                        radius=args.radius,
+                        zeta=args.zeta,
+                        rho=args.rho or 0.1,
+                    ),
+                    epochs=args.epochs,
+                    seed=seed,
+                )
             acc = np.full((len(videos), len(videos)), np.nan)
             for i, vx in enumerate(videos):
                 for j, vy in enumerate(videos):
@@ -79,7 +94,9 @@ def main(argv: list[str]) -> int:
                         continue
                     if args.method in ("vaot", "vaot-ssl"):
                         st = max(1, args.stride)
-                        sub = align_videos(vx.features[::st], vy.features[::st], settings, encoder=enc).match.numpy()
+                        sub = align_videos(
+                            vx.features[::st], vy.features[::st], settings, encoder=enc
+                        ).match.numpy()
                         match = np.where(sub >= 0, np.minimum(sub * st, vy.n_frames - 1), -1)
                         match = np.repeat(match, st)[: vx.n_frames]
                     elif args.method == "dtw":
@@ -91,8 +108,11 @@ def main(argv: list[str]) -> int:
             print(f"seed {seed}: accuracy (%) of X (row) aligned to Y (column), {dt:.1f} s")
             print(f"{'X / Y':>8} " + " ".join(f"{n:>7}" for n in names) + f" {'mean':>7}")
             for i, n in enumerate(names):
-                print(f"{n:>8} " + " ".join("      -" if i == j else f"{acc[i, j]:7.1f}" for j in range(len(names)))
-                      + f" {np.nanmean(acc[i]):7.1f}")
+                print(
+                    f"{n:>8} "
+                    + " ".join("      -" if i == j else f"{acc[i, j]:7.1f}" for j in range(len(names)))
+                    + f" {np.nanmean(acc[i]):7.1f}"
+                )
             mean = float(np.nanmean(acc))
             n_pairs = int(np.isfinite(acc).sum())
             print(f"seed {seed}: mean over {n_pairs} ordered pairs {mean:.1f}")

@@ -59,9 +59,12 @@ class ScoredVideo:
 def find_segmentation_root(path: str | Path) -> Path:
     """The folder holding ``features/`` and ``groundTruth/`` at or below ``path`` (depth ≤ 3)."""
     path = Path(path)
-    candidates = [path] + sorted(p for p in path.glob("*") if p.is_dir()) + sorted(
-        p for p in path.glob("*/*") if p.is_dir()
-    ) + sorted(p for p in path.glob("*/*/*") if p.is_dir())
+    candidates = (
+        [path]
+        + sorted(p for p in path.glob("*") if p.is_dir())
+        + sorted(p for p in path.glob("*/*") if p.is_dir())
+        + sorted(p for p in path.glob("*/*/*") if p.is_dir())
+    )
     for cand in candidates:
         if (cand / "features").is_dir() and (cand / "groundTruth").is_dir():
             return cand
@@ -107,7 +110,9 @@ def load_segmentation_folder(path: str | Path, activity: str | None = None) -> d
         if videos:
             out[act_dir.name] = videos
     if not out:
-        raise FileNotFoundError(f"no videos found under {root / 'features'}" + (f" for {activity!r}" if activity else ""))
+        raise FileNotFoundError(
+            f"no videos found under {root / 'features'}" + (f" for {activity!r}" if activity else "")
+        )
     return out
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -92,11 +91,19 @@ def _pm(vals: list[float]) -> str:
 def main(argv: list[str]) -> int:
     """Run the decoding evaluation; see the module docstring."""
     ap = argparse.ArgumentParser(prog="otstudio eval decode", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="folder with predictions/<Dataset>/<granularity>/*/<split>.mat")
+    ap.add_argument(
+        "--data", required=True, help="folder with predictions/<Dataset>/<granularity>/*/<split>.mat"
+    )
     ap.add_argument("--method", default="asot", choices=("asot", "argmax"))
-    ap.add_argument("--granularity", default="eval", help="sub-folder of predictions/<Dataset> (e.g. eval, mid); 'all' for every folder")
+    ap.add_argument(
+        "--granularity",
+        default="eval",
+        help="sub-folder of predictions/<Dataset> (e.g. eval, mid); 'all' for every folder",
+    )
     ap.add_argument("--model", default=None, help="only model folders whose name contains this")
-    ap.add_argument("--tune", action="store_true", help="grid-search the decoder on split 1 first (asot only)")
+    ap.add_argument(
+        "--tune", action="store_true", help="grid-search the decoder on split 1 first (asot only)"
+    )
     for f in ("alpha", "radius", "eps", "tau_b"):
         ap.add_argument(f"--{f.replace('_', '-')}", type=float, default=None)
     ap.add_argument("--cost", default=None, choices=("neglog", "one_minus"))
@@ -117,10 +124,14 @@ def main(argv: list[str]) -> int:
             settings = replace(settings, **{f: getattr(args, f)})
     if args.tune and args.method == "asot":
         settings, obj = tune(per_folder)
-        print(f"tuned on split 1 ({len(list(itertools.product(*TUNE_GRID.values())))} settings): {settings} objective {obj:.2f}")
+        print(
+            f"tuned on split 1 ({len(list(itertools.product(*TUNE_GRID.values())))} settings): {settings} objective {obj:.2f}"
+        )
     if args.method == "asot":
         print(f"decoder settings: {settings}")
-    print(f"{'model':<36} {'videos':>6} " + " ".join(f"{m:>11}" for m in METRICS) + "   (± = std over splits)")
+    print(
+        f"{'model':<36} {'videos':>6} " + " ".join(f"{m:>11}" for m in METRICS) + "   (± = std over splits)"
+    )
     summary: dict[str, list[float]] = {m: [] for m in METRICS}
     held: dict[str, list[float]] = {m: [] for m in METRICS}
     for name, vids in per_folder.items():
@@ -143,8 +154,13 @@ def main(argv: list[str]) -> int:
         cells = " ".join(f"{sc[m]:5.1f}±{np.std(per_split[m]):4.1f}" for m in METRICS)
         print(f"{name:<36} {len(vids):>6} {cells}")
     if any(held.values()):
-        print(f"{'mean over models, splits≠1 (held out)':<43} " + " ".join(f"{np.mean(held[m]):11.1f}" for m in METRICS))
-    print(f"{'mean over models, all splits':<43} " + " ".join(f"{np.mean(summary[m]):11.1f}" for m in METRICS))
+        print(
+            f"{'mean over models, splits≠1 (held out)':<43} "
+            + " ".join(f"{np.mean(held[m]):11.1f}" for m in METRICS)
+        )
+    print(
+        f"{'mean over models, all splits':<43} " + " ".join(f"{np.mean(summary[m]):11.1f}" for m in METRICS)
+    )
     print(f"decode {args.method}: " + " ".join(f"{m}={_pm(summary[m])}" for m in METRICS))
     return 0
 

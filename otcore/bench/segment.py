@@ -51,8 +51,14 @@ def _remap(pred: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     return out
 
 
-def run_method(method: str, videos: list[SegVideo], k: int, seed: int, epochs: int | None = None,
-               extra: dict | None = None) -> list[np.ndarray]:
+def run_method(
+    method: str,
+    videos: list[SegVideo],
+    k: int,
+    seed: int,
+    epochs: int | None = None,
+    extra: dict | None = None,
+) -> list[np.ndarray]:
     """Per-frame cluster ids of ``method`` on the videos of one activity."""
     torch.manual_seed(seed)
     feats = [torch.as_tensor(v.features, dtype=torch.float32) for v in videos]
@@ -66,7 +72,7 @@ def run_method(method: str, videos: list[SegVideo], k: int, seed: int, epochs: i
         _, lab = kmeans(x, k, generator=torch.Generator().manual_seed(seed))
         out, s = [], 0
         for v in videos:
-            out.append(lab[s:s + v.n_frames].numpy())
+            out.append(lab[s : s + v.n_frames].numpy())
             s += v.n_frames
         return out
     if method == "asot":
@@ -92,8 +98,10 @@ def score_activity(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, 
     """MoF, F1@{10,25,50}, mIoU (all in percent) at activity and video level of Hungarian matching."""
     out: dict[str, dict[str, float]] = {}
     act_map = hungarian_match(preds, gts)
-    mapped = {"activity": [_remap(p, act_map) for p in preds],
-              "video": [_remap(p, hungarian_match(p, g)) for p, g in zip(preds, gts)]}
+    mapped = {
+        "activity": [_remap(p, act_map) for p in preds],
+        "video": [_remap(p, hungarian_match(p, g)) for p, g in zip(preds, gts)],
+    }
     for level, mp in mapped.items():
         out[level] = {
             "MoF": 100 * mof(mp, gts),
@@ -117,10 +125,19 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--method", default="asot", choices=METHODS)
     ap.add_argument("--seeds", default="0-4", help="e.g. 0-4 or 0,2")
     ap.add_argument("--activity", default=None, help="only this activity (default: all)")
-    ap.add_argument("--k", default="auto", help="clusters: an integer, 'auto' (Breakfast K per activity, else #GT classes) or 'gt'")
+    ap.add_argument(
+        "--k",
+        default="auto",
+        help="clusters: an integer, 'auto' (Breakfast K per activity, else #GT classes) or 'gt'",
+    )
     ap.add_argument("--epochs", type=int, default=None, help="override training epochs (asot/clot)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config field of the method (e.g. lr=1e-3); repeatable")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field of the method (e.g. lr=1e-3); repeatable",
+    )
     ap.add_argument("--json", default=None, help="also write all numbers to this JSON file")
     args = ap.parse_args(argv)
 
@@ -147,8 +164,10 @@ def main(argv: list[str]) -> int:
             k = int(args.k)
         cid = {c: i for i, c in enumerate(classes)}
         gts = [np.asarray([cid[c] for c in v.labels], dtype=np.int64) for v in videos]
-        print(f"activity {act}: {len(videos)} videos, {sum(v.n_frames for v in videos)} frames, "
-              f"{n_gt} ground-truth classes, K = {k}, method {args.method}, seeds {seeds}")
+        print(
+            f"activity {act}: {len(videos)} videos, {sum(v.n_frames for v in videos)} frames, "
+            f"{n_gt} ground-truth classes, K = {k}, method {args.method}, seeds {seeds}"
+        )
         header = f"{'seed':>6} {'level':>9} " + " ".join(f"{m:>7}" for m in metrics) + f" {'time s':>7}"
         print(header)
         per = {lvl: {m: [] for m in metrics} for lvl in ("activity", "video")}
@@ -160,16 +179,23 @@ def main(argv: list[str]) -> int:
             for lvl in ("activity", "video"):
                 for m in metrics:
                     per[lvl][m].append(sc[lvl][m])
-                print(f"{seed:>6} {lvl:>9} " + " ".join(f"{sc[lvl][m]:7.1f}" for m in metrics) + f" {dt:7.1f}")
+                print(
+                    f"{seed:>6} {lvl:>9} " + " ".join(f"{sc[lvl][m]:7.1f}" for m in metrics) + f" {dt:7.1f}"
+                )
         results[act] = per
         print(f"{'mean±std':>16}")
         for lvl in ("activity", "video"):
             print(f"{lvl:>16} " + "  ".join(f"{m}={_fmt(per[lvl][m])}" for m in metrics))
     # pooled over activities (one activity here → its numbers)
-    allv = {m: [np.mean([results[a]["activity"][m][i] for a in results]) for i in range(len(seeds))] for m in metrics}
+    allv = {
+        m: [np.mean([results[a]["activity"][m][i] for a in results]) for i in range(len(seeds))]
+        for m in metrics
+    }
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"method": args.method, "seeds": seeds, "results": results}, fh, indent=1)
-    print(f"segment {args.method}: MoF={_fmt(allv['MoF']).replace(' ', '')} F1@50={_fmt(allv['F1@50']).replace(' ', '')} "
-          f"mIoU={_fmt(allv['mIoU']).replace(' ', '')}")
+    print(
+        f"segment {args.method}: MoF={_fmt(allv['MoF']).replace(' ', '')} F1@50={_fmt(allv['F1@50']).replace(' ', '')} "
+        f"mIoU={_fmt(allv['mIoU']).replace(' ', '')}"
+    )
     return 0

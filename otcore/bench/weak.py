@@ -45,8 +45,9 @@ def roc_auc(scores: np.ndarray, targets: np.ndarray) -> float:
     return float((ranks[targets].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def make_weak_protocol(root: str, seed: int, n_targets: int = 6, n_train: int = 80, n_test: int = 40
-                       ) -> tuple[list[str], list[Sequence], list[Sequence]]:
+def make_weak_protocol(
+    root: str, seed: int, n_targets: int = 6, n_train: int = 80, n_test: int = 40
+) -> tuple[list[str], list[Sequence], list[Sequence]]:
     """``(target classes, train sequences, test sequences)`` of the weak protocol (see module docstring)."""
     rng = np.random.default_rng(seed)
     clips = load_clips(root)
@@ -83,8 +84,11 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
     aucs, maps = [], []
-    print(f"{'seed':>5} {'targets':>7} {'train':>6} {'test':>5} {'AUC':>6} " + " ".join(f"mAP@{t:.1f}" for t in THUMOS_TIOUS)
-          + f" {'avg':>6} {'time s':>7}")
+    print(
+        f"{'seed':>5} {'targets':>7} {'train':>6} {'test':>5} {'AUC':>6} "
+        + " ".join(f"mAP@{t:.1f}" for t in THUMOS_TIOUS)
+        + f" {'avg':>6} {'time s':>7}"
+    )
     for seed in seeds:
         t0 = time.perf_counter()
         targets, train, test = make_weak_protocol(args.data, seed, args.targets)
@@ -100,19 +104,23 @@ def main(argv: list[str]) -> int:
             out = model.infer(s.features)
             fgt = np.zeros(s.n_frames, dtype=bool)
             for seg in s.segments:
-                fgt[int(round(seg.start * s.fps)):int(round(seg.end * s.fps))] = True
+                fgt[int(round(seg.start * s.fps)) : int(round(seg.end * s.fps))] = True
             all_s.append(out.p_fg.numpy())
             all_t.append(fgt)
             segs = foreground_segments(out, targets, s.fps)
-            preds[s.name] = [{"label": g.label, "segment": [g.start, g.end], "score": float(g.score or 0.0)} for g in segs]
+            preds[s.name] = [
+                {"label": g.label, "segment": [g.start, g.end], "score": float(g.score or 0.0)} for g in segs
+            ]
             gts[s.name] = [{"label": g.label, "segment": [g.start, g.end]} for g in s.segments]
         auc = 100 * roc_auc(np.concatenate(all_s), np.concatenate(all_t))
         dm = detection_map(preds, gts, THUMOS_TIOUS)
         aucs.append(auc)
         maps.append(100 * dm["average"])
-        print(f"{seed:>5} {len(targets):>7} {len(train):>6} {len(test):>5} {auc:6.1f} "
-              + " ".join(f"{100 * dm[f'mAP@{t:.1f}']:7.1f}" for t in THUMOS_TIOUS)
-              + f" {100 * dm['average']:6.1f} {time.perf_counter() - t0:7.1f}")
+        print(
+            f"{seed:>5} {len(targets):>7} {len(train):>6} {len(test):>5} {auc:6.1f} "
+            + " ".join(f"{100 * dm[f'mAP@{t:.1f}']:7.1f}" for t in THUMOS_TIOUS)
+            + f" {100 * dm['average']:6.1f} {time.perf_counter() - t0:7.1f}"
+        )
     a, m = np.asarray(aucs), np.asarray(maps)
     print(f"weak {args.method}: AUC={a.mean():.1f}±{a.std():.1f} mAP={m.mean():.1f}±{m.std():.1f}")
     return 0

@@ -121,18 +121,33 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     for vid, f in zip(ids, feats):
         pred = model.predict(f.features.float(), float(f.fps))
         path = _out_dir(settings) / f"phases_job{ctx.job_id}_video{vid}.npz"
-        np.savez_compressed(path, clusters=pred.clusters.numpy().astype(np.int64),
-                            plan=pred.plans["frames×clusters"].numpy().astype(np.float32),
-                            similarity=pred.frame_scores.numpy().astype(np.float32),
-                            fps=np.float64(f.fps), k=np.int64(k), method=np.array(method))
-        out[str(vid)] = {"result_path": _rel(settings, path), "n_frames": int(f.features.shape[0]),
-                         "n_segments": len(pred.segments)}
+        np.savez_compressed(
+            path,
+            clusters=pred.clusters.numpy().astype(np.int64),
+            plan=pred.plans["frames×clusters"].numpy().astype(np.float32),
+            similarity=pred.frame_scores.numpy().astype(np.float32),
+            fps=np.float64(f.fps),
+            k=np.int64(k),
+            method=np.array(method),
+        )
+        out[str(vid)] = {
+            "result_path": _rel(settings, path),
+            "n_frames": int(f.features.shape[0]),
+            "n_segments": len(pred.segments),
+        }
     ctx.progress(1.0, "done")
     return {"method": method, "k": k, "videos": out}
 
 
-def cluster_to_label(store: Any, settings: Any, video_id: int, result_path: str | Path, cluster: int, label: str,
-                     min_duration: float = 0.0) -> list[int]:
+def cluster_to_label(
+    store: Any,
+    settings: Any,
+    video_id: int,
+    result_path: str | Path,
+    cluster: int,
+    label: str,
+    min_duration: float = 0.0,
+) -> list[int]:
     """Turn the runs of ``cluster`` in a ``find_phases`` result into predicted segments named ``label``.
 
     The video's other active predicted segments are kept (those already named ``label`` are replaced),
@@ -147,8 +162,11 @@ def cluster_to_label(store: Any, settings: Any, video_id: int, result_path: str 
     runs = [s for s in labels_to_segments(res["clusters"], fps) if s.label == f"cluster {int(cluster)}"]
     new = [Segment(label, s.start, s.end, 1.0) for s in runs if s.duration >= min_duration]
     log = EditLog(store)
-    keep = [Segment(s.label, s.start, s.end, s.score) for s in log.segments(video_id, sources=("predicted",))
-            if s.label != label and s.end > s.start]
+    keep = [
+        Segment(s.label, s.start, s.end, s.score)
+        for s in log.segments(video_id, sources=("predicted",))
+        if s.label != label and s.end > s.start
+    ]
     return log.replace_predictions(video_id, keep + new, method="phases")
 
 
@@ -160,17 +178,32 @@ def align(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     va, vb = int(params["video_a"]), int(params["video_b"])
     ctx.progress(0.0, "loading features")
     fa, fb = _features(ctx, va), _features(ctx, vb)
-    st = AlignSettings(**{k: float(params[k]) for k in ("eps", "alpha", "radius", "zeta", "rho") if params.get(k) is not None})
+    st = AlignSettings(
+        **{
+            k: float(params[k])
+            for k in ("eps", "alpha", "radius", "zeta", "rho")
+            if params.get(k) is not None
+        }
+    )
     ctx.check_cancelled()
     ctx.progress(0.2, "aligning")
     res = align_videos(fa.features.float(), fb.features.float(), st)
     path = _out_dir(settings) / f"align_job{ctx.job_id}.npz"
-    np.savez_compressed(path, plan=res.plan.numpy().astype(np.float32), match=res.match.numpy().astype(np.int64),
-                        match_back=res.match_back.numpy().astype(np.int64), fps_a=np.float64(fa.fps),
-                        fps_b=np.float64(fb.fps))
+    np.savez_compressed(
+        path,
+        plan=res.plan.numpy().astype(np.float32),
+        match=res.match.numpy().astype(np.int64),
+        match_back=res.match_back.numpy().astype(np.int64),
+        fps_a=np.float64(fa.fps),
+        fps_b=np.float64(fb.fps),
+    )
     ctx.progress(1.0, "done")
-    return {"result_path": _rel(settings, path), "video_a": va, "video_b": vb,
-            "matched_fraction": float((res.match >= 0).float().mean())}
+    return {
+        "result_path": _rel(settings, path),
+        "video_a": va,
+        "video_b": vb,
+        "matched_fraction": float((res.match >= 0).float().mean()),
+    }
 
 
 def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -216,13 +249,22 @@ def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         ctx.check_cancelled()
         ctx.progress(0.9 * frac, msg)
 
-    model.fit([feats[v].features.float() for v in train_ids], [[classes.index(c) for c in vlabels[v]] for v in train_ids], prog)
+    model.fit(
+        [feats[v].features.float() for v in train_ids],
+        [[classes.index(c) for c in vlabels[v]] for v in train_ids],
+        prog,
+    )
     out: dict[str, Any] = {}
     for vid, f in feats.items():
         o = model.infer(f.features.float())
         path = _out_dir(settings) / f"weak_job{ctx.job_id}_video{vid}.npz"
-        np.savez_compressed(path, p_fg=o.p_fg.numpy().astype(np.float32), p_att=o.p_att.numpy().astype(np.float32),
-                            p_clu=o.p_clu.numpy().astype(np.float32), fps=np.float64(f.fps))
+        np.savez_compressed(
+            path,
+            p_fg=o.p_fg.numpy().astype(np.float32),
+            p_att=o.p_att.numpy().astype(np.float32),
+            p_clu=o.p_clu.numpy().astype(np.float32),
+            fps=np.float64(f.fps),
+        )
         out[str(vid)] = {"result_path": _rel(settings, path)}
     ctx.progress(1.0, "done")
     return {"classes": classes, "videos": out}

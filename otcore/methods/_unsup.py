@@ -62,7 +62,9 @@ class MLPEncoder(nn.Module):
         return nn.functional.normalize(self.net(x), dim=-1)
 
 
-def kmeans(x: torch.Tensor, k: int, n_iter: int = 50, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def kmeans(
+    x: torch.Tensor, k: int, n_iter: int = 50, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Lloyd's k-means with k-means++ seeding. Returns ``(centroids [k, D], labels [N])``."""
     n = x.shape[0]
     g = generator
@@ -70,7 +72,11 @@ def kmeans(x: torch.Tensor, k: int, n_iter: int = 50, generator: torch.Generator
     d2 = ((x - x[idx[0]]) ** 2).sum(-1)
     for _ in range(1, k):
         probs = d2 / d2.sum().clamp_min(1e-12)
-        nxt = int(torch.multinomial(probs.cpu(), 1, generator=g)) if float(d2.sum()) > 0 else int(torch.randint(n, (1,), generator=g))
+        nxt = (
+            int(torch.multinomial(probs.cpu(), 1, generator=g))
+            if float(d2.sum()) > 0
+            else int(torch.randint(n, (1,), generator=g))
+        )
         idx.append(nxt)
         d2 = torch.minimum(d2, ((x - x[nxt]) ** 2).sum(-1))
     c = x[idx].clone()
@@ -94,7 +100,11 @@ def solve_temporal_ot(cost: torch.Tensor, settings: OTSettings) -> torch.Tensor:
 
     with torch.no_grad():
         prob = TemporalFGWProblem(
-            cost.detach(), radius=settings.radius, alpha=settings.alpha, rho=settings.rho, tau_b=settings.tau_b
+            cost.detach(),
+            radius=settings.radius,
+            alpha=settings.alpha,
+            rho=settings.rho,
+            tau_b=settings.tau_b,
         )
         plan = fused_gw(prob, eps=settings.eps, max_iter=settings.max_iter).plan
         plan = torch.nan_to_num(plan, nan=0.0)
@@ -108,8 +118,12 @@ def sample_sorted(n: int, m: int, generator: torch.Generator | None = None) -> t
     return torch.randperm(n, generator=generator)[:m].sort().values
 
 
-def labels_to_segments(labels: torch.Tensor | np.ndarray, fps: float, names: list[str] | None = None,
-                       scores: torch.Tensor | None = None) -> list[Segment]:
+def labels_to_segments(
+    labels: torch.Tensor | np.ndarray,
+    fps: float,
+    names: list[str] | None = None,
+    scores: torch.Tensor | None = None,
+) -> list[Segment]:
     """Maximal runs of one label as :class:`Segment` s (seconds); label ``k`` is named ``names[k]``
     or ``"cluster k"``; the score is the run's mean of ``scores[t, k]`` when given."""
     lab = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).reshape(-1)

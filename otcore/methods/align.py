@@ -28,8 +28,8 @@ Two ways to get features:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -37,7 +37,15 @@ from torch import nn
 
 from otcore.methods._unsup import MLPEncoder, sample_sorted, standardise
 
-__all__ = ["AlignSettings", "Alignment", "align_videos", "VAOTEncoder", "train_alignment", "dtw_align", "linear_align"]
+__all__ = [
+    "AlignSettings",
+    "Alignment",
+    "align_videos",
+    "VAOTEncoder",
+    "train_alignment",
+    "dtw_align",
+    "linear_align",
+]
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,12 @@ def _matches(plan: torch.Tensor, use_dummy: bool = True) -> tuple[torch.Tensor, 
     return fwd, back
 
 
-def align_videos(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, settings: AlignSettings = AlignSettings(),
-                 encoder: nn.Module | None = None) -> Alignment:
+def align_videos(
+    x: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    settings: AlignSettings = AlignSettings(),
+    encoder: nn.Module | None = None,
+) -> Alignment:
     """Align two videos' frames with :func:`otcore.ot.align` on fixed (or ``encoder``-embedded) features."""
     from otcore.ot import align
 
@@ -88,8 +100,16 @@ def align_videos(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, set
         if encoder is not None:
             dev = next(encoder.parameters()).device
             xt, yt = encoder(xt.to(dev)), encoder(yt.to(dev))
-        res = align(xt, yt, eps=settings.eps, alpha=settings.alpha, r=settings.radius, zeta=settings.zeta,
-                    rho=settings.rho, max_iter=settings.max_iter)
+        res = align(
+            xt,
+            yt,
+            eps=settings.eps,
+            alpha=settings.alpha,
+            r=settings.radius,
+            zeta=settings.zeta,
+            rho=settings.rho,
+            max_iter=settings.max_iter,
+        )
     plan = res.plan.detach()
     fwd, back = _matches(plan, use_dummy=settings.zeta > 0)
     return Alignment(plan, fwd, back)
@@ -99,17 +119,29 @@ class VAOTEncoder(MLPEncoder):
     """The MLP encoder VAOT trains (unit-norm outputs), same shape as ASOT's."""
 
 
-def train_alignment(videos: list[torch.Tensor | np.ndarray], settings: AlignSettings = AlignSettings(rho=0.1),
-                    hidden: tuple[int, ...] = (128,), out_dim: int = 40, tau: float = 0.1, epochs: int = 30,
-                    lr: float = 1e-3, weight_decay: float = 1e-4, frames: int = 256, seed: int = 0,
-                    progress: Callable[[float, str], None] | None = None) -> VAOTEncoder:
+def train_alignment(
+    videos: list[torch.Tensor | np.ndarray],
+    settings: AlignSettings = AlignSettings(rho=0.1),
+    hidden: tuple[int, ...] = (128,),
+    out_dim: int = 40,
+    tau: float = 0.1,
+    epochs: int = 30,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    frames: int = 256,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> VAOTEncoder:
     """Self-supervised VAOT training on unlabelled videos (see the module docstring); returns the encoder."""
     from otcore.ot import align
 
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
-    xs = [torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v, dtype=torch.float32) for v in videos]
+    xs = [
+        torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v, dtype=torch.float32)
+        for v in videos
+    ]
     if settings.standardise:
         xs = [standardise(x) for x in xs]
     enc = VAOTEncoder(xs[0].shape[1], hidden, out_dim)
@@ -123,8 +155,16 @@ def train_alignment(videos: list[torch.Tensor | np.ndarray], settings: AlignSett
             xj = xs[j][sample_sorted(xs[j].shape[0], frames, g)]
             fi, fj = enc(xi), enc(xj)
             with torch.no_grad():
-                plan = align(fi.detach(), fj.detach(), eps=settings.eps, alpha=settings.alpha, r=settings.radius,
-                             zeta=settings.zeta, rho=settings.rho, max_iter=settings.max_iter).plan
+                plan = align(
+                    fi.detach(),
+                    fj.detach(),
+                    eps=settings.eps,
+                    alpha=settings.alpha,
+                    r=settings.radius,
+                    zeta=settings.zeta,
+                    rho=settings.rho,
+                    max_iter=settings.max_iter,
+                ).plan
             n, m = fi.shape[0], fj.shape[0]
             inner = plan[:n, :m]
             keep = inner.sum(-1) > 0.5 * plan[:n].sum(-1)  # rows not sent to the dummy
@@ -141,7 +181,9 @@ def train_alignment(videos: list[torch.Tensor | np.ndarray], settings: AlignSett
     return enc
 
 
-def dtw_align(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, standardise_features: bool = True) -> torch.Tensor:
+def dtw_align(
+    x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, standardise_features: bool = True
+) -> torch.Tensor:
     """Baseline: dynamic time warping on the cosine cost; each frame of X takes the first frame of Y on
     its optimal warping path. Returns ``match [N]``. O(N·M) time and memory."""
     xt = torch.as_tensor(np.asarray(x), dtype=torch.float64)

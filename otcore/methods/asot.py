@@ -28,14 +28,22 @@ class indices carry no order) on any frame×class score matrix to remove over-se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from otcore.methods._unsup import MLPEncoder, OTSettings, kmeans, labels_to_segments, sample_sorted, solve_temporal_ot, standardise
+from otcore.methods._unsup import (
+    MLPEncoder,
+    OTSettings,
+    kmeans,
+    labels_to_segments,
+    sample_sorted,
+    solve_temporal_ot,
+    standardise,
+)
 from otcore.types import Prediction
 
 __all__ = [
@@ -51,8 +59,16 @@ __all__ = [
 
 #: Number of actions per Breakfast activity used by ASOT's code.
 BREAKFAST_K: dict[str, int] = {
-    "pancake": 14, "salat": 8, "friedegg": 9, "scrambledegg": 12, "sandwich": 9,
-    "juice": 8, "milk": 5, "tea": 7, "cereals": 5, "coffee": 7,
+    "pancake": 14,
+    "salat": 8,
+    "friedegg": 9,
+    "scrambledegg": 12,
+    "sandwich": 9,
+    "juice": 8,
+    "milk": 5,
+    "tea": 7,
+    "cereals": 5,
+    "coffee": 7,
 }
 
 
@@ -69,8 +85,12 @@ class ASOTConfig:
     weight_decay: float = 1e-4
     frames_per_video: int = 256
     standardise: bool = True
-    train_ot: OTSettings = field(default_factory=lambda: OTSettings(eps=0.07, alpha=0.3, radius=0.04, rho=0.1, tau_b=0.05))
-    eval_ot: OTSettings = field(default_factory=lambda: OTSettings(eps=0.04, alpha=0.6, radius=0.04, rho=0.1, tau_b=0.05))
+    train_ot: OTSettings = field(
+        default_factory=lambda: OTSettings(eps=0.07, alpha=0.3, radius=0.04, rho=0.1, tau_b=0.05)
+    )
+    eval_ot: OTSettings = field(
+        default_factory=lambda: OTSettings(eps=0.04, alpha=0.6, radius=0.04, rho=0.1, tau_b=0.05)
+    )
     seed: int = 0
 
 
@@ -98,7 +118,9 @@ class ASOT(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = MLPEncoder(in_dim, config.hidden, config.out_dim)
-        self.actions = nn.Parameter(nn.functional.normalize(torch.randn(config.n_clusters, config.out_dim), dim=-1))
+        self.actions = nn.Parameter(
+            nn.functional.normalize(torch.randn(config.n_clusters, config.out_dim), dim=-1)
+        )
 
     # -- pieces subclasses (CLOT) extend ------------------------------------------------------
     def action_embeddings(self) -> torch.Tensor:
@@ -135,7 +157,9 @@ class ASOT(nn.Module):
             c, _ = kmeans(emb, self.config.n_clusters, generator=generator)
             self.actions.copy_(nn.functional.normalize(c, dim=-1))
 
-    def fit(self, videos: list[torch.Tensor | np.ndarray], progress: Callable[[float, str], None] | None = None) -> "ASOT":
+    def fit(
+        self, videos: list[torch.Tensor | np.ndarray], progress: Callable[[float, str], None] | None = None
+    ) -> ASOT:
         """Train on unlabelled videos (each ``[T_v, D]``); one step per video per epoch."""
         cfg = self.config
         device = self.actions.device
@@ -155,12 +179,16 @@ class ASOT(nn.Module):
                 opt.step()
                 tot += float(loss.detach())
             if progress is not None:
-                progress((ep + 1) / cfg.epochs, f"epoch {ep + 1}/{cfg.epochs} loss {tot / max(1, len(xs)):.4f}")
+                progress(
+                    (ep + 1) / cfg.epochs, f"epoch {ep + 1}/{cfg.epochs} loss {tot / max(1, len(xs)):.4f}"
+                )
         self.eval()
         return self
 
     @torch.no_grad()
-    def predict(self, video: torch.Tensor | np.ndarray, fps: float = 1.0, names: list[str] | None = None) -> Prediction:
+    def predict(
+        self, video: torch.Tensor | np.ndarray, fps: float = 1.0, names: list[str] | None = None
+    ) -> Prediction:
         """Segments from the eval-settings OT plan of one video (argmax per frame)."""
         self.eval()
         x = _prep(video, self.config.standardise, self.actions.device)
@@ -174,11 +202,20 @@ class ASOT(nn.Module):
         )
 
 
-def fit_predict(videos: list[torch.Tensor | np.ndarray], config: ASOTConfig = ASOTConfig(), fps: float = 1.0,
-                progress: Callable[[float, str], None] | None = None) -> list[Prediction]:
+def fit_predict(
+    videos: list[torch.Tensor | np.ndarray],
+    config: ASOTConfig = ASOTConfig(),
+    fps: float = 1.0,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[Prediction]:
     """Train :class:`ASOT` on ``videos`` and predict each of them (the transductive unsupervised protocol)."""
     torch.manual_seed(config.seed)
-    model = ASOT(int(np.asarray(videos[0]).shape[1]) if not isinstance(videos[0], torch.Tensor) else videos[0].shape[1], config)
+    model = ASOT(
+        int(np.asarray(videos[0]).shape[1])
+        if not isinstance(videos[0], torch.Tensor)
+        else videos[0].shape[1],
+        config,
+    )
     model.fit(videos, progress)
     return [model.predict(v, fps) for v in videos]
 
@@ -213,8 +250,12 @@ class DecoderSettings:
 
 def scores_to_cost(scores: torch.Tensor | np.ndarray, kind: str = "neglog") -> torch.Tensor:
     """Frame×class scores ``[T, C]`` → OT cost ``[T, C]`` in [0, 1] (see :class:`DecoderSettings`)."""
-    s = torch.as_tensor(np.asarray(scores) if not isinstance(scores, torch.Tensor) else scores, dtype=torch.float32)
-    is_prob = bool((s >= -1e-6).all()) and bool(torch.allclose(s.sum(-1), torch.ones(s.shape[0], dtype=s.dtype, device=s.device), atol=1e-2))
+    s = torch.as_tensor(
+        np.asarray(scores) if not isinstance(scores, torch.Tensor) else scores, dtype=torch.float32
+    )
+    is_prob = bool((s >= -1e-6).all()) and bool(
+        torch.allclose(s.sum(-1), torch.ones(s.shape[0], dtype=s.dtype, device=s.device), atol=1e-2)
+    )
     p = s.clamp_min(0) if is_prob else torch.softmax(s, dim=-1)
     if kind == "one_minus":
         return 1.0 - p
@@ -223,7 +264,9 @@ def scores_to_cost(scores: torch.Tensor | np.ndarray, kind: str = "neglog") -> t
     raise ValueError(f"unknown cost kind {kind!r}")
 
 
-def decode_scores(scores: torch.Tensor | np.ndarray, settings: DecoderSettings = DecoderSettings()) -> torch.Tensor:
+def decode_scores(
+    scores: torch.Tensor | np.ndarray, settings: DecoderSettings = DecoderSettings()
+) -> torch.Tensor:
     r"""Temporally consistent labels ``[T]`` from frame×class scores ``[T, C]`` by ASOT's OT (no training).
 
     Solves the fused-GW problem of this module on :func:`scores_to_cost` and takes the argmax of the
@@ -232,6 +275,12 @@ def decode_scores(scores: torch.Tensor | np.ndarray, settings: DecoderSettings =
     KL-relaxed class marginal (weight ``tau_b``) lets absent classes take no mass.
     """
     cost = scores_to_cost(scores, settings.cost)
-    ot = OTSettings(eps=settings.eps, alpha=settings.alpha, radius=settings.radius, rho=settings.rho,
-                    tau_b=settings.tau_b, max_iter=settings.max_iter)
+    ot = OTSettings(
+        eps=settings.eps,
+        alpha=settings.alpha,
+        radius=settings.radius,
+        rho=settings.rho,
+        tau_b=settings.tau_b,
+        max_iter=settings.max_iter,
+    )
     return solve_temporal_ot(cost, ot).argmax(-1)

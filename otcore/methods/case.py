@@ -36,8 +36,8 @@ the model is the attention-only baseline (:math:`P^M = P^A`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -91,9 +91,13 @@ class CASE(nn.Module):
         super().__init__()
         self.config = config
         h = config.hidden
-        self.cls_body = nn.Sequential(nn.Conv1d(in_dim, h, 3, padding=1), nn.ReLU(), nn.Dropout(config.dropout))
+        self.cls_body = nn.Sequential(
+            nn.Conv1d(in_dim, h, 3, padding=1), nn.ReLU(), nn.Dropout(config.dropout)
+        )
         self.cls_head = nn.Conv1d(h, n_classes, 1)
-        self.att_body = nn.Sequential(nn.Conv1d(in_dim, h, 3, padding=1), nn.ReLU(), nn.Dropout(config.dropout))
+        self.att_body = nn.Sequential(
+            nn.Conv1d(in_dim, h, 3, padding=1), nn.ReLU(), nn.Dropout(config.dropout)
+        )
         self.att_head = nn.Conv1d(h, 1, 1)
         self.clu_head = nn.Linear(h, config.n_clusters)
         # foreground share of each cluster (Q^C_{:,1}); updated from every training batch
@@ -139,7 +143,7 @@ class CASE(nn.Module):
         l_v = nn.functional.binary_cross_entropy_with_logits(vid_logits_t, y)
         pa = torch.sigmoid(att_logit).clamp(1e-6, 1 - 1e-6)
         gam = cfg.gamma
-        gce = qa * (1 - pa ** gam) / gam + (1 - qa) * (1 - (1 - pa) ** gam) / gam
+        gce = qa * (1 - pa**gam) / gam + (1 - qa) * (1 - (1 - pa) ** gam) / gam
         l_a = (gce * qmask).sum() / qmask.sum().clamp_min(1)
         out = {"L_V": l_v, "L_A": l_a}
         if not cfg.clustering:
@@ -155,11 +159,15 @@ class CASE(nn.Module):
         rank = torch.empty(n, device=x.device)
         rank[pa_n.argsort()] = torch.arange(n, device=x.device, dtype=rank.dtype)
         rel = rank / max(1, n - 1)
-        prior = torch.exp(-((rel[:, None] - self.cluster_fg[None]) ** 2) / (2 * cfg.sigma ** 2))
+        prior = torch.exp(-((rel[:, None] - self.cluster_fg[None]) ** 2) / (2 * cfg.sigma**2))
         prior = prior / prior.sum()
         with torch.no_grad():
-            qs = sinkhorn(LinearProblem(-torch.log(ps.detach() + 1e-8), prior=prior), eps=cfg.sinkhorn_eps,
-                          max_iter=cfg.sinkhorn_iters, tol=0.0).plan
+            qs = sinkhorn(
+                LinearProblem(-torch.log(ps.detach() + 1e-8), prior=prior),
+                eps=cfg.sinkhorn_eps,
+                max_iter=cfg.sinkhorn_iters,
+                tol=0.0,
+            ).plan
             qs = qs / qs.sum(-1, keepdim=True).clamp_min(1e-30)
         l_s = -(qs * torch.log_softmax(logits_s, -1)).sum(-1).mean()
         # cluster classification with the empirical foreground marginal
@@ -173,16 +181,24 @@ class CASE(nn.Module):
         beta = float(qa_n.mean().clamp(0.02, 0.98))
         with torch.no_grad():
             bvec = torch.tensor([1 - beta, beta], device=x.device, dtype=pc.dtype)
-            qc = sinkhorn(LinearProblem(-torch.log(pc.detach() + 1e-8), b=bvec), eps=cfg.sinkhorn_eps,
-                          max_iter=cfg.sinkhorn_iters, tol=0.0).plan
+            qc = sinkhorn(
+                LinearProblem(-torch.log(pc.detach() + 1e-8), b=bvec),
+                eps=cfg.sinkhorn_eps,
+                max_iter=cfg.sinkhorn_iters,
+                tol=0.0,
+            ).plan
             qc = qc / qc.sum(-1, keepdim=True).clamp_min(1e-30)
             self.cluster_fg.mul_(0.9).add_(0.1 * qc[:, 1])
         l_c = -(qc * torch.log_softmax(logits_c, -1)).sum(-1).mean()
         out.update({"L_S": cfg.lambda_s * l_s, "L_C": cfg.lambda_c * l_c})
         return out
 
-    def fit(self, videos: list[np.ndarray | torch.Tensor], labels: list[list[int]],
-            progress: Callable[[float, str], None] | None = None) -> "CASE":
+    def fit(
+        self,
+        videos: list[np.ndarray | torch.Tensor],
+        labels: list[list[int]],
+        progress: Callable[[float, str], None] | None = None,
+    ) -> CASE:
         """Train on videos ``[T_v, D]`` with video-level label index lists."""
         cfg = self.config
         torch.manual_seed(cfg.seed)
@@ -201,7 +217,7 @@ class CASE(nn.Module):
             order = torch.randperm(len(xs), generator=g).tolist()
             tot = 0.0
             for s in range(0, len(order), cfg.batch_size):
-                idx = order[s:s + cfg.batch_size]
+                idx = order[s : s + cfg.batch_size]
                 tmax = max(xs[i].shape[0] for i in idx)
                 xb = torch.zeros(len(idx), tmax, xs[0].shape[1])
                 mb = torch.zeros(len(idx), tmax, dtype=torch.bool)
@@ -235,19 +251,34 @@ class CASE(nn.Module):
         return CASEOutput(cas, vs, pa, pt, pm, ps)
 
     @torch.no_grad()
-    def predict(self, video: np.ndarray | torch.Tensor, class_names: list[str], fps: float = 1.0,
-                thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7), video_threshold: float = 0.5) -> Prediction:
+    def predict(
+        self,
+        video: np.ndarray | torch.Tensor,
+        class_names: list[str],
+        fps: float = 1.0,
+        thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+        video_threshold: float = 0.5,
+    ) -> Prediction:
         """Detections (classes whose video score passes ``video_threshold``, or the top class) from the
         fused foreground probability; ``frame_scores`` = ``[T, 1]`` foreground probability."""
         out = self.infer(video)
         segs = foreground_segments(out, class_names, fps, thresholds, video_threshold)
-        return Prediction(segments=segs, frame_scores=out.p_fg[:, None], plans={"snippets×clusters": out.p_clusters},
-                          clusters=out.p_clusters.argmax(-1))
+        return Prediction(
+            segments=segs,
+            frame_scores=out.p_fg[:, None],
+            plans={"snippets×clusters": out.p_clusters},
+            clusters=out.p_clusters.argmax(-1),
+        )
 
 
-def foreground_segments(out: CASEOutput, class_names: list[str], fps: float = 1.0,
-                        thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7), video_threshold: float = 0.5,
-                        nms_iou: float = 0.5) -> list[Segment]:
+def foreground_segments(
+    out: CASEOutput,
+    class_names: list[str],
+    fps: float = 1.0,
+    thresholds: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7),
+    video_threshold: float = 0.5,
+    nms_iou: float = 0.5,
+) -> list[Segment]:
     """Multi-threshold proposals on the foreground curve, per predicted class, NMS'd.
 
     Score of a proposal ``[s, e)`` for class ``c``: mean foreground probability inside × sigmoid of

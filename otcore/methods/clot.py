@@ -70,7 +70,9 @@ class CLOT(ASOT):
         self.gate_beta = nn.Parameter(torch.tensor(-2.5))
         self.queries = nn.Parameter(torch.randn(kq, d) * 0.5)
         heads = config.n_heads if d % config.n_heads == 0 else 1
-        self.seg_decoder = nn.TransformerDecoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True)
+        self.seg_decoder = nn.TransformerDecoderLayer(
+            d, heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True
+        )
 
     # --- pieces ----------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:

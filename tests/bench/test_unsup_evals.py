@@ -40,18 +40,43 @@ def test_loaders_read_the_real_folders(shared_data):
 
 def test_eval_segment_equal_and_asot(shared_data, capsys):
     assert segment_bench.parse_seeds("0-2,5") == [0, 1, 2, 5]
-    assert segment_bench.main(["--data", str(shared_data / "breakfast_cte"), "--method", "equal", "--seeds", "0"]) == 0
+    assert (
+        segment_bench.main(
+            ["--data", str(shared_data / "breakfast_cte"), "--method", "equal", "--seeds", "0"]
+        )
+        == 0
+    )
     line = _last(capsys)
-    assert re.fullmatch(r"segment equal: MoF=[\d.]+±[\d.]+ F1@50=[\d.]+±[\d.]+ mIoU=[\d.]+±[\d.]+", line), line
+    assert re.fullmatch(r"segment equal: MoF=[\d.]+±[\d.]+ F1@50=[\d.]+±[\d.]+ mIoU=[\d.]+±[\d.]+", line), (
+        line
+    )
     mof = float(line.split("MoF=")[1].split("±")[0])
     assert 30 < mof < 60
-    assert segment_bench.main(["--data", str(shared_data / "breakfast_cte" / "dummy_data"), "--method", "asot",
-                               "--seeds", "0", "--epochs", "1"]) == 0
+    assert (
+        segment_bench.main(
+            [
+                "--data",
+                str(shared_data / "breakfast_cte" / "dummy_data"),
+                "--method",
+                "asot",
+                "--seeds",
+                "0",
+                "--epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     assert _last(capsys).startswith("segment asot: MoF=")
 
 
 def test_eval_decode_argmax_reproduces_reference_accuracy(shared_data, capsys):
-    assert decode_bench.main(["--data", str(shared_data / "salads50_tcn"), "--method", "argmax", "--model", "ED-TCN"]) == 0
+    assert (
+        decode_bench.main(
+            ["--data", str(shared_data / "salads50_tcn"), "--method", "argmax", "--model", "ED-TCN"]
+        )
+        == 0
+    )
     line = _last(capsys)
     assert line.startswith("decode argmax: MoF=") and "Edit=" in line and "F1@50=" in line
     mof = float(line.split("MoF=")[1].split("±")[0])
@@ -62,8 +87,12 @@ def test_ot_decoder_raises_edit_on_framewise_scores(shared_data):
     """On the frame-wise SVM scores (heavily over-segmented) the decoder must raise Edit."""
     svm = [f for f in find_score_folders(shared_data / "salads50_tcn") if f.name == "eval_video_SVM"][0]
     vids = [v for v in load_score_folder(svm) if v.split == 2][:4]
-    am = decode_bench.score_videos(decode_bench.decode_videos(vids, "argmax", decode_bench.DecoderSettings()), vids)
-    ot = decode_bench.score_videos(decode_bench.decode_videos(vids, "asot", decode_bench.DecoderSettings()), vids)
+    am = decode_bench.score_videos(
+        decode_bench.decode_videos(vids, "argmax", decode_bench.DecoderSettings()), vids
+    )
+    ot = decode_bench.score_videos(
+        decode_bench.decode_videos(vids, "asot", decode_bench.DecoderSettings()), vids
+    )
     assert ot["Edit"] > am["Edit"] + 10 and ot["F1@10"] > am["F1@10"]
 
 
@@ -75,7 +104,9 @@ def test_eval_align_linear(shared_data, capsys):
 
 
 def test_weak_protocol_and_auc(shared_data):
-    targets, train, test = weak_bench.make_weak_protocol(str(shared_data / "gym_i3d"), seed=0, n_train=4, n_test=2)
+    targets, train, test = weak_bench.make_weak_protocol(
+        str(shared_data / "gym_i3d"), seed=0, n_train=4, n_test=2
+    )
     assert len(targets) == 6 and len(train) == 4 and len(test) == 2
     assert all(set(s.labels()) <= set(targets) and s.labels() for s in train)
     again = weak_bench.make_weak_protocol(str(shared_data / "gym_i3d"), seed=0, n_train=4, n_test=2)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from otcore.jobs import queue
@@ -32,13 +31,26 @@ def _add(store, settings, project_id: int, src: Path, seed: int):
     means = np.random.default_rng(7).normal(size=(3, 16)) * 3
     y = np.minimum(np.arange(n) * 3 // n, 2)
     feats = (means[y] + rng.normal(size=(n, 16))).astype(np.float32)
-    video = store.add_video(project_id, src.name, f"videos/{src.name}", (src.name.encode().hex() * 8)[:64],
-                            info.duration, info.fps, info.n_frames, info.width, info.height)
+    video = store.add_video(
+        project_id,
+        src.name,
+        f"videos/{src.name}",
+        (src.name.encode().hex() * 8)[:64],
+        info.duration,
+        info.fps,
+        info.n_frames,
+        info.width,
+        info.height,
+    )
     fpath = settings.features_dir / f"{src.stem}.npz"
     fpath.parent.mkdir(parents=True, exist_ok=True)
     np.savez(fpath, features=feats, fps=np.float64(FPS))
-    art = store.add_artifact("features", f"key-{src.name}", str(fpath.relative_to(settings.data_dir)),
-                             {"model_id": "test", "fps": FPS})
+    art = store.add_artifact(
+        "features",
+        f"key-{src.name}",
+        str(fpath.relative_to(settings.data_dir)),
+        {"model_id": "test", "fps": FPS},
+    )
     store.set_video_features(video.id, art.id)
     return video
 

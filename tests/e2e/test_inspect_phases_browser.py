@@ -30,13 +30,26 @@ def seeded(streamlit_data_dir: Path, shared_data: Path):
     info = probe(dst)
     n = int(info.duration * 2.0)
     means = np.random.default_rng(3).normal(size=(3, 16)) * 3
-    feats = (means[np.minimum(np.arange(n) * 3 // n, 2)] + np.random.default_rng(4).normal(size=(n, 16))).astype(np.float32)
-    v = store.add_video(p.id, src.name, f"videos/{src.name}", "c" * 64, info.duration, info.fps, info.n_frames,
-                        info.width, info.height)
+    feats = (
+        means[np.minimum(np.arange(n) * 3 // n, 2)] + np.random.default_rng(4).normal(size=(n, 16))
+    ).astype(np.float32)
+    v = store.add_video(
+        p.id,
+        src.name,
+        f"videos/{src.name}",
+        "c" * 64,
+        info.duration,
+        info.fps,
+        info.n_frames,
+        info.width,
+        info.height,
+    )
     path = settings.features_dir / "v.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, features=feats, fps=np.float64(2.0))
-    art = store.add_artifact("features", "kv", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": 2.0})
+    art = store.add_artifact(
+        "features", "kv", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": 2.0}
+    )
     store.set_video_features(v.id, art.id)
     yield store, p, v, settings
     store.close()

@@ -31,13 +31,23 @@ def _phase_features(seed: int, lens: list[int], d: int = 16) -> np.ndarray:
 
 def _video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
     fps = 2.0
-    video = store.add_video(project_id, name, f"videos/{name}", name.encode().hex().ljust(64, "0")[:64],
-                            feats.shape[0] / fps, 25.0, int(feats.shape[0] / fps * 25), 32, 24)
+    video = store.add_video(
+        project_id,
+        name,
+        f"videos/{name}",
+        name.encode().hex().ljust(64, "0")[:64],
+        feats.shape[0] / fps,
+        25.0,
+        int(feats.shape[0] / fps * 25),
+        32,
+        24,
+    )
     path = settings.features_dir / f"{name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, features=feats, fps=np.float64(fps))
-    art = store.add_artifact("features", f"key-{name}", str(path.relative_to(settings.data_dir)),
-                             {"model_id": "test", "fps": fps})
+    art = store.add_artifact(
+        "features", f"key-{name}", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": fps}
+    )
     store.set_video_features(video.id, art.id)
     return video
 
@@ -82,8 +92,14 @@ def test_find_phases_writes_clusters_and_cluster_becomes_label(settings: Setting
 
 def test_find_phases_clot_on_two_videos(settings: Settings, project):
     store, p, a, b = project
-    result = _run(store, settings, "find_phases", run,
-                  {"video_ids": [a.id, b.id], "k": 3, "epochs": 1, "method": "clot"}, p.id)
+    result = _run(
+        store,
+        settings,
+        "find_phases",
+        run,
+        {"video_ids": [a.id, b.id], "k": 3, "epochs": 1, "method": "clot"},
+        p.id,
+    )
     assert set(result["videos"]) == {str(a.id), str(b.id)}
 
 

@@ -18,7 +18,9 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def phase_videos(n_videos: int = 3, k: int = 3, d: int = 16, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def phase_videos(
+    n_videos: int = 3, k: int = 3, d: int = 16, seed: int = 0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Videos made of k phases in the same order, varied lengths, phase means far apart plus noise."""
     rng = np.random.default_rng(seed)
     means = rng.normal(size=(k, d)) * 3

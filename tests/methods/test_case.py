@@ -49,7 +49,9 @@ def test_foreground_from_video_labels(clustering: bool):
     xs, labels, fgs = sequences(32, seed=0)  # one draw: train and test share the class means
     tx, tf = xs[24:], fgs[24:]
     xs, labels = xs[:24], labels[:24]
-    cfg = CASEConfig(n_clusters=8, hidden=32, epochs=20, lr=5e-3, batch_size=6, clustering=clustering, dropout=0.0, seed=0)
+    cfg = CASEConfig(
+        n_clusters=8, hidden=32, epochs=20, lr=5e-3, batch_size=6, clustering=clustering, dropout=0.0, seed=0
+    )
     torch.manual_seed(0)
     model = CASE(24, 2, cfg).fit(xs, labels)
     outs = [model.infer(x) for x in tx]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_asot import phase_videos  # same folder (pytest prepend import mode)
 
 from otcore.methods.clot import CLOT, CLOTConfig
 from otcore.metrics import mof
-
-from test_asot import phase_videos  # same folder (pytest prepend import mode)
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +27,9 @@ def test_clot_segments_ordered_phases_and_exposes_segment_plan():
     assert preds[0].plans["frames×segments"].shape == (len(ys[0]), 3)
 
 
-@pytest.mark.parametrize("switch", [dict(dispatch=False), dict(decoder=False), dict(refine=False), dict(sw_weight=0.0)])
+@pytest.mark.parametrize(
+    "switch", [dict(dispatch=False), dict(decoder=False), dict(refine=False), dict(sw_weight=0.0)]
+)
 def test_ablation_switches_run(switch):
     xs, _ = phase_videos(n_videos=2, seed=3)
     model = CLOT(16, CLOTConfig(n_clusters=3, epochs=1, frames_per_video=32, seed=0, **switch)).fit(xs)
