@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests draw the same examples on every run: CI is reproducible, and a failure found
+# once is found again.
+hypothesis_settings.register_profile("otstudio", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("otstudio")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

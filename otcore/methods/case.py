@@ -90,6 +90,15 @@ class CASE(nn.Module):
     def __init__(self, in_dim: int, n_classes: int, config: CASEConfig = CASEConfig()) -> None:
         super().__init__()
         self.config = config
+        # weights drawn from the config's seed, not the process's global RNG: same config, same model
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self._build(in_dim, n_classes)
+        # foreground share of each cluster (Q^C_{:,1}); updated from every training batch
+        self.register_buffer("cluster_fg", torch.full((config.n_clusters,), 0.5))
+
+    def _build(self, in_dim: int, n_classes: int) -> None:
+        config = self.config
         h = config.hidden
         self.cls_body = nn.Sequential(
             nn.Conv1d(in_dim, h, 3, padding=1), nn.ReLU(), nn.Dropout(config.dropout)
@@ -100,8 +109,6 @@ class CASE(nn.Module):
         )
         self.att_head = nn.Conv1d(h, 1, 1)
         self.clu_head = nn.Linear(h, config.n_clusters)
-        # foreground share of each cluster (Q^C_{:,1}); updated from every training batch
-        self.register_buffer("cluster_fg", torch.full((config.n_clusters,), 0.5))
 
     def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``x [B, T, D]`` → (CAS logits [B, T, G], attention logits [B, T], embeddings E [B, T, h])."""
