@@ -135,7 +135,9 @@ def choose_encoder(settings: Settings, allow_fallback: bool = True) -> EncoderCh
 
 
 def _relative(settings: Settings, path: Path) -> str:
-    return Path(os.path.relpath(Path(path).resolve(), settings.data_dir.resolve())).as_posix()
+    from otcore.jobs.files import data_relative
+
+    return data_relative(settings, path)
 
 
 def _save_frame_times(settings: Settings, stored: Path, sha256: str) -> str | None:

@@ -28,11 +28,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from otcore.jobs.files import data_absolute as _abs
+from otcore.jobs.files import data_relative as _rel
+from otcore.jobs.files import job_settings as _settings
 
 __all__ = ["train", "predict", "select_proposals", "MODEL_KIND", "RESULTS_DIR", "load_plans"]
 
@@ -77,24 +80,6 @@ def _threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _settings(ctx: Any) -> Any:
-    from otcore.settings import load_settings
-
-    return ctx.settings or load_settings()
-
-
-def _rel(settings: Any, path: Path) -> str:
-    try:
-        return Path(os.path.relpath(path.resolve(), Path(settings.data_dir).resolve())).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _abs(settings: Any, path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else Path(settings.data_dir) / p
 
 
 def _project_id(ctx: Any, params: dict[str, Any]) -> int:

@@ -25,33 +25,18 @@ results are relative to the data dir (:func:`load_result` reads them back).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from otcore.jobs.files import data_absolute as _abs
+from otcore.jobs.files import data_relative as _rel
+from otcore.jobs.files import job_settings as _settings
+
 __all__ = ["run", "align", "weak", "load_result", "cluster_to_label", "default_k", "RESULTS_DIR"]
 
 RESULTS_DIR = "results"
-
-
-def _settings(ctx: Any) -> Any:
-    from otcore.settings import load_settings
-
-    return ctx.settings or load_settings()
-
-
-def _rel(settings: Any, path: Path) -> str:
-    try:
-        return Path(os.path.relpath(path.resolve(), Path(settings.data_dir).resolve())).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _abs(settings: Any, path: str) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() else Path(settings.data_dir) / p
 
 
 def _out_dir(settings: Any) -> Path:
