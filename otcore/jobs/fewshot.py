@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,10 +66,16 @@ def select_proposals(segments: list[Any], min_score: float, max_per_label: int) 
 _TRAIN_SOURCES = ("manual", "corrected")
 
 
+def _default_threads() -> int | None:
+    value = os.environ.get("OTSTUDIO_TRAIN_THREADS", "").strip()
+    return int(value) if value else None
+
+
 @contextlib.contextmanager
 def _threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch intra-op threads (restored afterwards). One thread is much faster for the
-    small tensors of few-shot training on a shared CPU (thread oversubscription otherwise)."""
+    """Run with ``n`` torch intra-op threads (restored afterwards); ``None`` keeps torch's default
+    (all cores). On a CPU shared with other busy processes one thread can be much faster for the
+    small tensors of few-shot training: ``params["threads"]`` or ``OTSTUDIO_TRAIN_THREADS`` set it."""
     import torch
 
     if not n or n <= 0:
@@ -104,7 +111,7 @@ def _config(params: dict[str, Any]) -> Any:
 
 def train(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The ``train_fewshot`` job (see the module docstring)."""
-    with _threads(params.get("threads", 1)):
+    with _threads(params.get("threads", _default_threads())):
         return _train(ctx, params)
 
 
@@ -252,7 +259,7 @@ def load_plans(path: str | Path) -> dict[str, Any]:
 
 def predict(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     """The ``predict_fewshot`` job: run a saved model on the project's videos (see the module docstring)."""
-    with _threads(params.get("threads", 1)):
+    with _threads(params.get("threads", _default_threads())):
         return _predict(ctx, params)
 
 
