@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,55 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OTSTUDIO_DATA_DIR", str(root))
     monkeypatch.delenv("OTSTUDIO_DATABASE_URL", raising=False)
     return root
+
+
+NO_PG = (
+    "no PostgreSQL server was available: set OTSTUDIO_TEST_POSTGRES_URL "
+    "(scripts/test-services.sh writes it to .test-env) to run the store and job tests against PostgreSQL"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this session (dropped afterwards).
+
+    Runs when ``OTSTUDIO_TEST_POSTGRES_URL`` points at a server whose role may create
+    databases; otherwise the tests that need it are skipped with that reason.
+    """
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    base = os.environ.get("OTSTUDIO_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip(NO_PG)
+    name = f"otstudio_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - server down or no CREATEDB: say so
+        admin.dispose()
+        pytest.skip(
+            f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})"
+        )
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture()
+def pg_url(pg_database_url: str, tmp_path: Path) -> str:
+    """The session's PostgreSQL database, migrated and emptied (children first) for this test."""
+    from otcore.store import Store
+    from otcore.store.models import Base
+
+    st = Store(pg_database_url, data_dir=tmp_path)
+    with st.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    st.close()
+    return pg_database_url

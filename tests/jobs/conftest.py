@@ -6,48 +6,13 @@ emptied between tests; without the variable the PostgreSQL half is skipped with 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from otcore.settings import Settings
 from otcore.store import Store
-from otcore.store.models import Base
-
-NO_PG = (
-    "no PostgreSQL server was available: set OTSTUDIO_TEST_POSTGRES_URL "
-    "(scripts/test-services.sh writes it to .test-env) to run the job tests against PostgreSQL"
-)
-
-
-@pytest.fixture(scope="session")
-def jobs_pg_url() -> Iterator[str]:
-    """URL of a fresh PostgreSQL database for the job tests of this session."""
-    base = os.environ.get("OTSTUDIO_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip(NO_PG)
-    name = f"otstudio_jobs_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        pytest.skip(
-            f"PostgreSQL at OTSTUDIO_TEST_POSTGRES_URL is not usable ({exc.__class__.__name__}: {exc})"
-        )
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture()
@@ -68,12 +33,7 @@ def any_settings(
     """``settings`` on SQLite, or on the session's PostgreSQL database (emptied first)."""
     if request.param == "sqlite":
         return settings
-    url = request.getfixturevalue("jobs_pg_url")
-    st = Store(url, data_dir=settings.data_dir)
-    with st.engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-    st.close()
+    url = request.getfixturevalue("pg_url")
     monkeypatch.setenv("OTSTUDIO_DATABASE_URL", url)
     return Settings(data_dir=settings.data_dir, database_url=url)
 
