@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from otcore.settings import Settings
@@ -57,3 +58,33 @@ def open_store(any_settings: Settings) -> Iterator[Callable[[], Store]]:
 def store(open_store: Callable[[], Store]) -> Store:
     """An open store (SQLite or PostgreSQL)."""
     return open_store()
+
+
+def _add_video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
+    """A video row (no media file) whose linked features artifact holds ``feats`` at 2 fps."""
+    fps = 2.0
+    video = store.add_video(
+        project_id,
+        name,
+        f"videos/{name}",
+        name.encode().hex().ljust(64, "0")[:64],
+        feats.shape[0] / fps,
+        25.0,
+        int(feats.shape[0] / fps * 25),
+        32,
+        24,
+    )
+    path = settings.features_dir / f"{name}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, features=feats, fps=np.float64(fps))
+    art = store.add_artifact(
+        "features", f"key-{name}", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": fps}
+    )
+    store.set_video_features(video.id, art.id)
+    return video
+
+
+@pytest.fixture()
+def video_with_features() -> Callable[..., object]:
+    """``video_with_features(store, settings, project_id, name, feats)`` → the stored video."""
+    return _add_video_with_features

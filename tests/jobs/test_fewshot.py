@@ -35,41 +35,18 @@ def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
     return np.concatenate(rows)
 
 
-def _video_with_features(store: Store, settings: Settings, project_id: int, name: str, feats: np.ndarray):
-    fps = 2.0
-    video = store.add_video(
-        project_id,
-        name,
-        f"videos/{name}",
-        name.encode().hex().ljust(64, "0")[:64],
-        feats.shape[0] / fps,
-        25.0,
-        int(feats.shape[0] / fps * 25),
-        32,
-        24,
-    )
-    path = settings.features_dir / f"{name}.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, features=feats, fps=np.float64(fps))
-    art = store.add_artifact(
-        "features", f"key-{name}", str(path.relative_to(settings.data_dir)), {"model_id": "test", "fps": fps}
-    )
-    store.set_video_features(video.id, art.id)
-    return video
-
-
 @pytest.fixture()
-def project(settings: Settings):
+def project(settings: Settings, video_with_features):
     store = Store.from_settings(settings)
     p = store.create_project("P")
-    a = _video_with_features(
+    a = video_with_features(
         store,
         settings,
         p.id,
         "a.mp4",
         _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
     )
-    b = _video_with_features(
+    b = video_with_features(
         store,
         settings,
         p.id,
