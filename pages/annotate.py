@@ -8,17 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from otcore.store import EditLog
-from ui.common import current_project_id, get_store
+from ui.common import get_store, require_project
 from ui.timeline import SHORTCUTS, render_timeline, video_frame_times
 
 st.title("Annotate")
 
 store = get_store()
-project_id = current_project_id(store)
-if project_id is None:
-    st.info("No project yet: create one and add videos on the **Videos** page.")
-    st.stop()
-project = store.get_project(project_id)
+project = require_project(store)
+project_id = project.id
 log = EditLog(store)
 
 videos = store.list_videos(project_id)

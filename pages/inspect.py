@@ -3,17 +3,14 @@ few-shot model, phases found without labels, alignment between videos."""
 
 import streamlit as st
 
-from ui.common import current_project_id, get_settings, get_store
+from ui.common import get_settings, get_store, require_project
 
 settings = get_settings()
 store = get_store()
-project_id = current_project_id(store)
 
 st.title("Inspect")
-if project_id is None:
-    st.info("No project yet: create one in the sidebar.")
-    st.stop()
-project = store.get_project(project_id)
+project = require_project(store)
+project_id = project.id
 videos = store.list_videos(project_id)
 if not videos:
     st.info("This project has no videos yet: add some on the Videos page.")

@@ -9,17 +9,14 @@ import streamlit as st
 from otcore.formats import FORMATS
 from otcore.review import proposals_by_uncertainty, rank_videos
 from otcore.store import EditLog
-from ui.common import current_project_id, get_store
+from ui.common import get_store, require_project
 from ui.review import EXPORT_FORMATS, export_bundle, import_upload, report_rows
 
 st.title("Review & Export")
 
 store = get_store()
-project_id = current_project_id(store)
-if project_id is None:
-    st.info("No project yet: create one and add videos on the **Videos** page.")
-    st.stop()
-project = store.get_project(project_id)
+project = require_project(store)
+project_id = project.id
 log = EditLog(store)
 videos = {v.id: v for v in store.list_videos(project_id)}
 names = {vid: v.filename for vid, v in videos.items()}

@@ -5,7 +5,7 @@ import streamlit as st
 
 from otcore.jobs.queue import list_jobs, request_cancel, submit
 from otcore.store.edits import EditLog
-from ui.common import current_project_id, get_settings, get_store
+from ui.common import get_settings, get_store, require_project
 
 METHODS = {
     "plot-tal": "PLOT-TAL (N prompts per class aligned to frames by optimal transport)",
@@ -17,12 +17,10 @@ KIND = "train_fewshot"
 
 settings = get_settings()
 store = get_store()
-project_id = current_project_id(store)
 
 st.title("Train")
-if project_id is None:
-    st.info("No project yet: create one in the sidebar.")
-    st.stop()
+project = require_project(store)
+project_id = project.id
 
 videos = store.list_videos(project_id)
 log = EditLog(store)

@@ -7,16 +7,14 @@ from otcore import service
 from otcore.jobs.queue import request_cancel
 from otcore.video.errors import VideoError
 from otcore.video.ingest import VIDEO_EXTENSIONS
-from ui.common import current_project_id, get_settings, get_store
+from ui.common import get_settings, get_store, require_project
 
 settings = get_settings()
 store = get_store()
-project_id = current_project_id(store)
 
 st.title("Videos")
-if project_id is None:
-    st.info("No project yet: create one in the sidebar.")
-    st.stop()
+project = require_project(store)
+project_id = project.id
 
 encoder = service.choose_encoder(settings)
 if encoder.offline_fallback:

@@ -16,7 +16,7 @@ import streamlit as st
 
 from otcore.settings import Settings, load_settings
 
-__all__ = ["get_settings", "get_store", "current_project_id", "PROJECT_KEY"]
+__all__ = ["get_settings", "get_store", "current_project_id", "require_project", "PROJECT_KEY"]
 
 #: ``st.session_state`` key holding the selected project id (set by the app's project selector).
 PROJECT_KEY = "project_id"
@@ -54,3 +54,14 @@ def current_project_id(store: Any | None = None) -> int | None:
     if chosen is not None and chosen in ids:
         return int(chosen)
     return int(ids[0]) if ids else None
+
+
+def require_project(store: Any | None = None) -> Any:
+    """The current project (:func:`current_project_id`); without one, say how to make one and
+    stop the page."""
+    store = store if store is not None else get_store()
+    project_id = current_project_id(store)
+    if project_id is None:
+        st.info("No project yet: create one in the sidebar, then add videos on the **Videos** page.")
+        st.stop()
+    return store.get_project(project_id)
