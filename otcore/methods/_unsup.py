@@ -3,6 +3,8 @@ standardisation, k-means, the fused-GW solve with its settings, and label → se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,7 @@ __all__ = [
     "solve_temporal_ot",
     "labels_to_segments",
     "sample_sorted",
+    "seeded_init",
 ]
 
 
@@ -37,6 +40,15 @@ class OTSettings:
     rho: float = 0.1
     tau_b: float | None = 0.05
     max_iter: int = 25
+
+
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Parameters created inside draw from ``torch.manual_seed(seed)``; the global RNG state is
+    restored afterwards, so a model is a function of its config (not of what ran before it)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -63,9 +75,29 @@ class MLPEncoder(nn.Module):
 
 
 def kmeans(
-    x: torch.Tensor, k: int, n_iter: int = 50, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    k: int,
+    n_iter: int = 50,
+    generator: torch.Generator | None = None,
+    n_init: int = 10,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lloyd's k-means with k-means++ seeding. Returns ``(centroids [k, D], labels [N])``."""
+    """Lloyd's k-means with k-means++ seeding, best of ``n_init`` restarts (lowest within-cluster sum
+    of squares; a single k-means++ start lands in a merged-clusters local optimum now and then).
+    Returns ``(centroids [k, D], labels [N])``."""
+    best: tuple[float, torch.Tensor, torch.Tensor] | None = None
+    for _ in range(max(1, n_init)):
+        c, labels = _lloyd(x, k, n_iter, generator)
+        inertia = float(((x - c[labels]) ** 2).sum())
+        if best is None or inertia < best[0]:
+            best = (inertia, c, labels)
+    assert best is not None
+    return best[1], best[2]
+
+
+def _lloyd(
+    x: torch.Tensor, k: int, n_iter: int, generator: torch.Generator | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One k-means++ seeding followed by Lloyd iterations."""
     n = x.shape[0]
     g = generator
     idx = [int(torch.randint(n, (1,), generator=g))]
@@ -80,7 +112,7 @@ def kmeans(
         idx.append(nxt)
         d2 = torch.minimum(d2, ((x - x[nxt]) ** 2).sum(-1))
     c = x[idx].clone()
-    labels = torch.zeros(n, dtype=torch.long, device=x.device)
+    labels = torch.full((n,), -1, dtype=torch.long, device=x.device)
     for _ in range(n_iter):
         labels_new = torch.cdist(x, c).argmin(1)
         for j in range(k):

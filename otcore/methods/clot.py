@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from otcore.methods._unsup import OTSettings, solve_temporal_ot
-from otcore.methods.asot import ASOT, ASOTConfig
+from otcore.methods._unsup import OTSettings, seeded_init, solve_temporal_ot
+from otcore.methods.asot import ASOT, BREAKFAST_RADIUS, ASOTConfig
 
 __all__ = ["CLOTConfig", "CLOT", "clot_breakfast_config"]
 
@@ -47,12 +47,15 @@ class CLOTConfig(ASOTConfig):
     sw_projections: int = 32
 
 
-def clot_breakfast_config(n_clusters: int = 7, **overrides: object) -> CLOTConfig:
-    """CLOT with ASOT's Breakfast OT settings (α_train 0.4, α_eval 0.7, λ 0.1, ρ 0.2)."""
+def clot_breakfast_config(
+    n_clusters: int = 7, radius: float = BREAKFAST_RADIUS, **overrides: object
+) -> CLOTConfig:
+    """CLOT with ASOT's Breakfast OT settings (α_train 0.4, α_eval 0.7, λ 0.1, ρ 0.2, band radius
+    :data:`otcore.methods.asot.BREAKFAST_RADIUS`)."""
     cfg = CLOTConfig(
         n_clusters=n_clusters,
-        train_ot=OTSettings(eps=0.07, alpha=0.4, radius=0.04, rho=0.2, tau_b=0.1),
-        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=0.04, rho=0.2, tau_b=0.1),
+        train_ot=OTSettings(eps=0.07, alpha=0.4, radius=radius, rho=0.2, tau_b=0.1),
+        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=radius, rho=0.2, tau_b=0.1),
     )
     return replace(cfg, **overrides)  # type: ignore[arg-type]
 
@@ -68,11 +71,12 @@ class CLOT(ASOT):
         kq = config.n_queries or config.n_clusters
         self.gate_alpha = nn.Parameter(torch.tensor(5.0))
         self.gate_beta = nn.Parameter(torch.tensor(-2.5))
-        self.queries = nn.Parameter(torch.randn(kq, d) * 0.5)
         heads = config.n_heads if d % config.n_heads == 0 else 1
-        self.seg_decoder = nn.TransformerDecoderLayer(
-            d, heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True
-        )
+        with seeded_init(config.seed + 1):
+            self.queries = nn.Parameter(torch.randn(kq, d) * 0.5)
+            self.seg_decoder = nn.TransformerDecoderLayer(
+                d, heads, dim_feedforward=2 * d, dropout=0.0, batch_first=True
+            )
 
     # --- pieces ----------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,14 @@ __all__ = ["fused_gw", "mirror_descent"]
 
 
 @torch.no_grad()
-def _project_balanced(logT: torch.Tensor, a: torch.Tensor, b: torch.Tensor, max_steps: int, tol: float,
-                      log_v0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _project_balanced(
+    logT: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    max_steps: int,
+    tol: float,
+    log_v0: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """KL projection of ``exp(logT)`` on ``{T1 = a, Tᵀ1 = b}``: Sinkhorn scaling (exp domain, on the
     row-normalised plan so nothing overflows) until the column L1 error is ``<= tol`` or ``max_steps``.
     The last update fixes the rows, so the row marginal is exact. ``log_v0`` warm-starts the column
