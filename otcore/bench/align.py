@@ -6,7 +6,8 @@ label is a background label (``SIL``/``background``), else as wrong. VAOT aligns
 frame (default 3: 5 fps on Breakfast's 15 fps) and maps the match back to full rate. Methods: ``vaot`` (fixed,
 per-video standardised features), ``vaot-ssl`` (VAOT's self-supervised encoder trained on the
 activity's videos, per seed), ``dtw`` (dynamic time warping on the cosine cost of the same
-features) and ``linear`` (linear time stretch). Deterministic methods ignore ``--seeds``.
+features) and ``linear`` (linear time stretch). Deterministic methods ignore ``--seeds``. The band
+radius defaults to :data:`otcore.methods.asot.BREAKFAST_RADIUS` (0.1), as for ``eval segment``.
 
 Last line: ``align <method>: acc=.. (pairs=..)`` (mean ± std over seeds of the mean over pairs, percent).
 """
@@ -21,6 +22,7 @@ import numpy as np
 from otcore.bench.data import load_segmentation_folder
 from otcore.bench.segment import parse_seeds
 from otcore.methods.align import AlignSettings, align_videos, dtw_align, linear_align, train_alignment
+from otcore.methods.asot import BREAKFAST_RADIUS
 
 __all__ = ["main", "pair_accuracy", "METHODS", "BACKGROUND"]
 
@@ -48,7 +50,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--eps", type=float, default=0.07)
     ap.add_argument("--alpha", type=float, default=0.3)
-    ap.add_argument("--radius", type=float, default=0.04)
+    ap.add_argument(
+        "--radius",
+        type=float,
+        default=BREAKFAST_RADIUS,
+        help="band radius (fraction of a video); default the Breakfast value of the segmentation "
+        "evaluation, 0.1 (0.04 = VAOT/ASOT code)",
+    )
     ap.add_argument("--zeta", type=float, default=0.0)
     ap.add_argument("--rho", type=float, default=0.1)
     ap.add_argument("--epochs", type=int, default=30, help="vaot-ssl training epochs")

@@ -64,3 +64,21 @@ def test_self_supervised_encoder_trains_and_aligns():
     enc = train_alignment([xa, xb], AlignSettings(rho=0.1), epochs=2, frames=40, seed=0)
     res = align_videos(xa, xb, AlignSettings(), encoder=enc)
     assert _acc(res.match.numpy(), ya, yb) > 0.5
+
+
+def test_residual_encoder_starts_from_the_input_features():
+    import torch
+
+    from otcore.methods.align import VAOTEncoder
+
+    x = torch.randn(30, 12)
+    enc = VAOTEncoder(12, (16,), residual=True)
+    assert torch.allclose(enc(x), torch.nn.functional.normalize(x, dim=-1))
+    plain = VAOTEncoder(12, (16,), out_dim=5, residual=False)
+    assert plain(x).shape == (30, 5)
+    # the residual branch learns: one gradient step moves the output away from the identity
+    opt = torch.optim.SGD(enc.parameters(), lr=0.5)
+    loss = -(enc(x)[:, 0]).sum()
+    loss.backward()
+    opt.step()
+    assert not torch.allclose(enc(x), torch.nn.functional.normalize(x, dim=-1))
