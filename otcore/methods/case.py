@@ -27,6 +27,9 @@ foreground/background prototypes :math:`\bar E^A` (:math:`Q^A`- and :math:`(1-Q^
 :math:`P^C_{k,i} = \mathrm{softmax}_i(\rho\cos(\bar E^S_k,\bar E^A_i))`;
 :math:`Q^C` = Sinkhorn on :math:`-\log P^C` with the non-uniform marginal
 :math:`\beta^C = [\overline{Q^A}, 1-\overline{Q^A}]`; :math:`L_C = \mathrm{CE}(P^C, Q^C)`.
+(Departure: cosines of prototypes minus the batch's mean embedding, see
+:func:`cluster_class_logits`; with raw cosines every cluster's foreground share stayed near
+:math:`\beta` on real features.)
 
 Training :math:`L = L_V + L_A + \lambda_S L_S + \lambda_C L_C`; testing
 :math:`P^T = P^S Q^C_{:,1}`, fused :math:`P^M = \tfrac12 P^A + \tfrac12 P^T`. With ``clustering=False``
@@ -45,12 +48,15 @@ from torch import nn
 
 from otcore.types import Prediction, Segment
 
-__all__ = ["CASEConfig", "CASE", "CASEOutput", "foreground_segments"]
+__all__ = ["CASEConfig", "CASE", "CASEOutput", "cluster_class_logits", "foreground_segments"]
 
 
 @dataclass(frozen=True)
 class CASEConfig:
-    """Hyper-parameters of :class:`CASE` (K ≥ 16 clusters as the paper recommends)."""
+    """Hyper-parameters of :class:`CASE` (K ≥ 16 clusters as the paper recommends).
+
+    ``clustering = False`` is the attention-only baseline; ``cluster_grad = False`` trains the
+    clustering heads on detached embeddings (an ablation: the clusters then cannot shape E)."""
 
     n_clusters: int = 16
     hidden: int = 128
@@ -63,6 +69,7 @@ class CASEConfig:
     lambda_s: float = 1.0
     lambda_c: float = 1.0
     clustering: bool = True
+    cluster_grad: bool = True
     epochs: int = 20
     batch_size: int = 8
     lr: float = 1e-3
@@ -158,6 +165,8 @@ class CASE(nn.Module):
         # snippet clustering with the rank prior and equipartition
         m = mask.reshape(-1)
         en = e.reshape(b * t, -1)[m]
+        if not cfg.cluster_grad:
+            en = en.detach()
         pa_n = pa.reshape(-1)[m].detach()
         qa_n = qa.reshape(-1)[m]
         n = en.shape[0]
@@ -178,12 +187,7 @@ class CASE(nn.Module):
             qs = qs / qs.sum(-1, keepdim=True).clamp_min(1e-30)
         l_s = -(qs * torch.log_softmax(logits_s, -1)).sum(-1).mean()
         # cluster classification with the empirical foreground marginal
-        proto_s = (qs.T @ en) / qs.sum(0)[:, None].clamp_min(1e-8)
-        w_fg = qa_n / qa_n.sum().clamp_min(1e-8)
-        w_bg = (1 - qa_n) / (1 - qa_n).sum().clamp_min(1e-8)
-        proto_a = torch.stack([w_bg @ en, w_fg @ en])  # [2, h]: index 0 background, 1 foreground
-        cos = nn.functional.normalize(proto_s, dim=-1) @ nn.functional.normalize(proto_a, dim=-1).T
-        logits_c = cfg.rho * cos
+        logits_c = cluster_class_logits(en, qs, qa_n, cfg.rho)
         pc = torch.softmax(logits_c, -1)
         beta = float(qa_n.mean().clamp(0.02, 0.98))
         with torch.no_grad():
@@ -276,6 +280,29 @@ class CASE(nn.Module):
             plans={"snippets×clusters": out.p_clusters},
             clusters=out.p_clusters.argmax(-1),
         )
+
+
+def cluster_class_logits(
+    emb: torch.Tensor, q_clusters: torch.Tensor, q_fg: torch.Tensor, rho: float
+) -> torch.Tensor:
+    r"""CCC logits ``[K, 2]`` (column 0 background, 1 foreground): :math:`\rho\cos(\bar E^S_k, \bar E^A_i)`.
+
+    ``emb [N, h]`` snippet embeddings, ``q_clusters [N, K]`` soft cluster assignments (rows sum to 1),
+    ``q_fg [N]`` attention pseudo-labels. Cluster prototypes are the ``q_clusters``-weighted means,
+    the foreground/background prototypes the ``q_fg``- and ``(1 − q_fg)``-weighted means; all are taken
+    relative to the mean embedding. E is post-ReLU, so raw cosines of any two prototypes sit near 1 and
+    ρ·cos could not tell foreground from background clusters.
+    """
+    proto_s = (q_clusters.T @ emb) / q_clusters.sum(0)[:, None].clamp_min(1e-8)
+    w_fg = q_fg / q_fg.sum().clamp_min(1e-8)
+    w_bg = (1 - q_fg) / (1 - q_fg).sum().clamp_min(1e-8)
+    proto_a = torch.stack([w_bg @ emb, w_fg @ emb])
+    centre = emb.mean(0, keepdim=True)
+    cos = (
+        nn.functional.normalize(proto_s - centre, dim=-1)
+        @ nn.functional.normalize(proto_a - centre, dim=-1).T
+    )
+    return rho * cos
 
 
 def foreground_segments(

@@ -62,6 +62,7 @@ def test_labelstudio_roundtrip_to_one_frame(ann):
             labels = sorted({s.label for s in va.segments})
             assert labels == sorted({s.label for s in back[v].segments})
             for label in labels:
+
                 def frames(s, fps=va.fps):
                     return (round(s.start * fps), round(s.end * fps))
 

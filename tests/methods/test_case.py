@@ -66,6 +66,11 @@ def test_foreground_from_video_labels(clustering: bool):
         assert torch.allclose(o.p_fg, 0.5 * o.p_att + 0.5 * o.p_clu)
         # cluster foreground shares are a distribution-valued statistic in [0, 1]
         assert float(model.cluster_fg.min()) >= 0 and float(model.cluster_fg.max()) <= 1
+        # cluster classification separates clusters: some are mostly foreground, some background
+        # (with raw cosines of non-negative embeddings every share stayed at the marginal β)
+        assert float(model.cluster_fg.max() - model.cluster_fg.min()) > 0.5
+        clu_auc = _auc(np.concatenate([o.p_clu.numpy() for o in outs]), np.concatenate(tf))
+        assert clu_auc > 0.8
     pred = model.predict(tx[0], ["a", "b"], fps=2.0)
     assert all(s.label in ("a", "b") and s.score is not None for s in pred.segments)
 
@@ -85,3 +90,23 @@ def test_snippet_pseudo_labels_spread_over_clusters():
     losses = model._losses(x, m, y)
     assert set(losses) == {"L_V", "L_A", "L_S", "L_C"}
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_cluster_classification_separates_clusters_of_non_negative_embeddings():
+    """Post-ReLU embeddings share a large common component; the foreground cluster must still be
+    classified foreground with a clear margin (raw cosines would all be ≈ 1)."""
+    from otcore.methods.case import cluster_class_logits
+
+    g = torch.Generator().manual_seed(0)
+    n, h = 200, 16
+    fg = torch.zeros(n)
+    fg[:50] = 1.0
+    direction = torch.zeros(h)
+    direction[0] = 1.0
+    emb = 10.0 + 0.1 * torch.rand(n, h, generator=g)
+    emb[:50] += 0.5 * direction  # foreground snippets differ only slightly from the rest
+    q = torch.zeros(n, 2)
+    q[:50, 1] = 1.0  # cluster 1 = the foreground snippets
+    q[50:, 0] = 1.0
+    p = torch.softmax(cluster_class_logits(emb, q, fg, rho=10.0), -1)
+    assert float(p[1, 1]) > 0.9 and float(p[0, 0]) > 0.9

@@ -221,8 +221,9 @@ def test_long_sequences_blocked_column_sums() -> None:
     C = torch.rand(2, 4101, 6, generator=g, dtype=torch.float64)
     res = sinkhorn(LinearProblem(C), eps=0.1, tol=1e-10, max_iter=5_000)
     for i in range(2):
-        ref = ot.sinkhorn(np.full(4101, 1 / 4101), np.full(6, 1 / 6), C[i].numpy(), 0.1, stopThr=1e-12,
-                          numItermax=100_000)
+        ref = ot.sinkhorn(
+            np.full(4101, 1 / 4101), np.full(6, 1 / 6), C[i].numpy(), 0.1, stopThr=1e-12, numItermax=100_000
+        )
         np.testing.assert_allclose(res.plan[i].numpy(), ref, atol=1e-9, rtol=0)
 
 
