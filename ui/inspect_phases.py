@@ -24,19 +24,28 @@ def latest_job(store: Any, project_id: int, kind: str, match: dict[str, Any], do
     return None
 
 
-def _job_status(job: Any, what: str) -> bool:
-    """Show the state of a job; True when it is done."""
+def _job_status(store: Any, job: Any, what: str) -> bool:
+    """Show the state of a job; True when it is done. A queued or running job is polled every second
+    (a fragment), and the page redraws itself when the job ends."""
     if job is None:
         return False
     if job.status == "done":
         return True
     if job.status in ("queued", "running"):
-        st.progress(float(job.progress or 0.0), text=f"{what}: {job.status} — {job.message or ''}")
-        if st.button("Refresh", key=f"refresh_{job.id}"):
-            st.rerun()
+        _poll(store, job.id, what)
     else:
         st.error(f"{what} {job.status}: {job.error or job.message}")
     return False
+
+
+@st.fragment(run_every=1.0)
+def _poll(store: Any, job_id: int, what: str) -> None:
+    from otcore.jobs.queue import get_job
+
+    job = get_job(store, job_id)
+    if not job.active:
+        st.rerun()  # the whole page: draw the result (or the error)
+    st.progress(float(job.progress or 0.0), text=f"{what}: {job.status} — {job.message or ''}")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -101,7 +110,7 @@ def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
     if job is None:
         st.caption("Press “Find phases” to split this video into recurring phases.")
         return
-    if not _job_status(job, "Finding phases"):
+    if not _job_status(store, job, "Finding phases"):
         job = latest_job(store, project.id, "find_phases", {"video_id": video.id}, done=True)
         if job is None:
             return
@@ -155,7 +164,7 @@ def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
         )
         st.toast("Aligning in the background")
     job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id})
-    if job is None or not _job_status(job, "Alignment"):
+    if job is None or not _job_status(store, job, "Alignment"):
         job = latest_job(
             store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id}, done=True
         )
@@ -206,7 +215,7 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
         submit(store, "weak_foreground", {"project_id": int(project.id)}, project_id=project.id)
         st.toast("Estimating foreground in the background")
     job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id})
-    if job is None or not _job_status(job, "Foreground"):
+    if job is None or not _job_status(store, job, "Foreground"):
         job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id}, done=True)
         if job is None:
             return

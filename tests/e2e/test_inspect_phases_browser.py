@@ -65,7 +65,7 @@ def test_find_phases_in_the_browser(seeded, page, streamlit_server: str):
     page.get_by_role("button", name="Find phases").click()
     page.get_by_text(re.compile(r"Finding phases: (queued|running)")).first.wait_for(timeout=60_000)
     run_worker(settings, once=True, store=store, kinds=["find_phases"])
-    page.get_by_role("button", name="Refresh").first.click()
+    # no click: the page polls the job and redraws when it is done
     page.get_by_text("ASOT with K = 3").first.wait_for(timeout=60_000)
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.nth(1).wait_for(timeout=60_000)  # cluster lane + plan heatmap
