@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -315,6 +316,25 @@ def _segment(row: SegmentRow, label: str) -> SegmentInfo:
 # ---------------------------------------------------------------------------- engine + migrations
 
 
+def _enable_wal(cur: Any) -> None:
+    """Switch a SQLite database to WAL. The switch needs an exclusive lock and SQLite does not wait on
+    the busy timeout for it, so two processes opening a new database together see "database is
+    locked": retry until the busy timeout has passed, and skip when the file is already in WAL."""
+    import sqlite3
+
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _make_engine(url: str) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
@@ -331,7 +351,7 @@ def _make_engine(url: str) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
-            cur.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()

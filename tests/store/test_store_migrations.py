@@ -114,3 +114,41 @@ def test_database_from_a_newer_version_gives_a_clear_error(tmp_path: Path) -> No
     engine.dispose()
     with pytest.raises(StoreError, match="schema revision '9999'"):
         Store(url)
+
+
+def test_switch_to_wal_retries_while_another_process_holds_the_lock() -> None:
+    """SQLite answers the WAL switch with "database is locked" without waiting on the busy timeout
+    when another connection is converting or migrating the file: the switch is retried."""
+    import sqlite3
+
+    from otcore.store.api import _enable_wal
+
+    class Cursor:
+        def __init__(self, failures: int) -> None:
+            self.failures, self.calls = failures, []
+
+        def execute(self, sql: str) -> Cursor:
+            self.calls.append(sql)
+            if self.failures:
+                self.failures -= 1
+                raise sqlite3.OperationalError("database is locked")
+            self.mode = "wal" if sql.endswith("=WAL") else getattr(self, "mode", "delete")
+            return self
+
+        def fetchone(self) -> tuple[str]:
+            return (self.mode,)
+
+    cur = Cursor(failures=3)
+    _enable_wal(cur)
+    assert cur.calls[-1] == "PRAGMA journal_mode=WAL" and len(cur.calls) == 5
+    already = Cursor(failures=0)
+    already.mode = "wal"
+    _enable_wal(already)
+    assert already.calls == ["PRAGMA journal_mode"]  # no exclusive lock needed when already WAL
+
+    class Broken(Cursor):
+        def execute(self, sql: str) -> Cursor:
+            raise sqlite3.OperationalError("disk I/O error")
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _enable_wal(Broken(0))
