@@ -23,6 +23,19 @@ def shared_data_dir() -> Path:
     return Path(os.environ.get("OTSTUDIO_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")).resolve()
 
 
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread for the test (small tensors: more threads only oversubscribe the
+    shared CPU); the previous count is restored afterwards. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = shared_data_dir()

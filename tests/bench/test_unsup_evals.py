@@ -6,7 +6,6 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 from otcore.bench import align as align_bench
 from otcore.bench import decode as decode_bench
@@ -14,13 +13,7 @@ from otcore.bench import segment as segment_bench
 from otcore.bench import weak as weak_bench
 from otcore.bench.data import find_score_folders, load_score_folder, load_segmentation_folder
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _last(capsys) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext
@@ -12,14 +11,7 @@ from otcore.jobs.fewshot import load_plans, predict, train
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread avoids oversubscription on the shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobContext
@@ -12,13 +11,7 @@ from otcore.jobs.phases import align, cluster_to_label, default_k, load_result, 
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _phase_features(seed: int, lens: list[int], d: int = 16) -> np.ndarray:

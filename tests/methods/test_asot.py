@@ -9,13 +9,7 @@ import torch
 from otcore.methods.asot import ASOT, ASOTConfig, DecoderSettings, decode_scores, scores_to_cost
 from otcore.metrics import edit_score, mof
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def phase_videos(

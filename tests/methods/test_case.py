@@ -8,13 +8,7 @@ import torch
 
 from otcore.methods.case import CASE, CASEConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sequences(n: int, seed: int, d: int = 24):

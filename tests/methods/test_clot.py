@@ -9,13 +9,7 @@ from test_asot import phase_videos  # same folder (pytest prepend import mode)
 from otcore.methods.clot import CLOT, CLOTConfig
 from otcore.metrics import mof
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_clot_segments_ordered_phases_and_exposes_segment_plan():

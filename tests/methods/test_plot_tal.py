@@ -22,13 +22,7 @@ from otcore.types import Segment
 CLASSES = ["jump", "swing"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one intra-op thread avoids oversubscription on the shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _video(gen: torch.Generator, layout: list[tuple[str | None, int]], dim: int = 24, name: str = "v"):

@@ -8,13 +8,7 @@ import torch
 
 from otcore.methods.align import AlignSettings, align_videos, dtw_align, linear_align, train_alignment
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def two_videos(seed: int = 0, d: int = 12):
@@ -67,7 +61,6 @@ def test_self_supervised_encoder_trains_and_aligns():
 
 
 def test_residual_encoder_starts_from_the_input_features():
-    import torch
 
     from otcore.methods.align import VAOTEncoder
 
