@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from otcore.bench.data import load_segmentation_folder
-from otcore.bench.segment import parse_seeds
+from otcore.bench.seeds import parse_seeds
 from otcore.methods.align import AlignSettings, align_videos, dtw_align, linear_align, train_alignment
 from otcore.methods.asot import BREAKFAST_RADIUS
 

@@ -28,28 +28,16 @@ import numpy as np
 import torch
 
 from otcore.bench.gym import classification_episode, load_clips, make_protocol
+from otcore.bench.seeds import parse_seeds
 from otcore.methods.plot_tal import PlotTALConfig, TrainVideo, fit, predict, with_method
 from otcore.methods.prompts import load_text_tower
 from otcore.metrics import detection_map
 from otcore.types import Segment
 
-__all__ = ["main", "parse_seeds", "evaluate_protocol", "classification_accuracy", "ALL_METHODS"]
+__all__ = ["main", "evaluate_protocol", "classification_accuracy", "ALL_METHODS"]
 
 ALL_METHODS = ("plot-tal", "coop", "prototype", "sot-glp")
 TIOUS = (0.3, 0.4, 0.5, 0.6, 0.7)
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` → ``[0, 1, 2, 3, 4]``; ``"0,3,7"`` → ``[0, 3, 7]``."""
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-")
-            out += list(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
 
 
 def _to_eval(segments: list[Segment]) -> list[dict[str, Any]]:

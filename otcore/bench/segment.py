@@ -24,24 +24,12 @@ import numpy as np
 import torch
 
 from otcore.bench.data import SegVideo, load_segmentation_folder
+from otcore.bench.seeds import parse_seeds
 from otcore.metrics import f1_at, hungarian_match, miou, mof
 
-__all__ = ["main", "parse_seeds", "run_method", "score_activity", "METHODS"]
+__all__ = ["main", "run_method", "score_activity", "METHODS"]
 
 METHODS = ("asot", "clot", "kmeans", "equal")
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` → [0, 1, 2, 3, 4]; ``"0,3"`` → [0, 3]; ``"2"`` → [2]."""
-    out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = part.split("-")
-            out.extend(range(int(a), int(b) + 1))
-        elif part:
-            out.append(int(part))
-    return out
 
 
 def _remap(pred: np.ndarray, mapping: dict[int, int]) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from otcore.bench.gym import Sequence, build_sequence, load_clips, split_classes, split_clips
-from otcore.bench.segment import parse_seeds
+from otcore.bench.seeds import parse_seeds
 from otcore.methods.case import CASE, CASEConfig, foreground_segments
 from otcore.metrics import THUMOS_TIOUS, detection_map
 

@@ -7,7 +7,8 @@ import re
 import pytest
 import torch
 
-from otcore.bench.fewshot import main, parse_seeds
+from otcore.bench.fewshot import main
+from otcore.bench.seeds import parse_seeds
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from otcore.bench import decode as decode_bench
 from otcore.bench import segment as segment_bench
 from otcore.bench import weak as weak_bench
 from otcore.bench.data import find_score_folders, load_score_folder, load_segmentation_folder
+from otcore.bench.seeds import parse_seeds
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -32,7 +33,7 @@ def test_loaders_read_the_real_folders(shared_data):
 
 
 def test_eval_segment_equal_and_asot(shared_data, capsys):
-    assert segment_bench.parse_seeds("0-2,5") == [0, 1, 2, 5]
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
     assert (
         segment_bench.main(
             ["--data", str(shared_data / "breakfast_cte"), "--method", "equal", "--seeds", "0"]
