@@ -63,21 +63,17 @@ def run_method(
             out.append(lab[s : s + v.n_frames].numpy())
             s += v.n_frames
         return out
-    if method == "asot":
+    if method in ("asot", "clot"):
         from otcore.methods.asot import ASOT, breakfast_config
-
-        cfg = breakfast_config(k, seed=seed, **extra)
-        if epochs is not None:
-            cfg = replace(cfg, epochs=epochs)
-        model = ASOT(feats[0].shape[1], cfg).fit(feats)
-        return [model.predict(f).clusters.numpy() for f in feats]
-    if method == "clot":
         from otcore.methods.clot import CLOT, clot_breakfast_config
 
-        cfg = clot_breakfast_config(k, seed=seed, **extra)
+        model_cls, make_config = (
+            (ASOT, breakfast_config) if method == "asot" else (CLOT, clot_breakfast_config)
+        )
+        cfg = make_config(k, seed=seed, **extra)
         if epochs is not None:
             cfg = replace(cfg, epochs=epochs)
-        model = CLOT(feats[0].shape[1], cfg).fit(feats)
+        model = model_cls(feats[0].shape[1], cfg).fit(feats)
         return [model.predict(f).clusters.numpy() for f in feats]
     raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
 
