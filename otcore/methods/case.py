@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from otcore.methods._unsup import seeded_init
 from otcore.types import Prediction, Segment
 
 __all__ = ["CASEConfig", "CASE", "CASEOutput", "cluster_class_logits", "foreground_segments"]
@@ -98,8 +99,7 @@ class CASE(nn.Module):
         super().__init__()
         self.config = config
         # weights drawn from the config's seed, not the process's global RNG: same config, same model
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
+        with seeded_init(config.seed):
             self._build(in_dim, n_classes)
         # foreground share of each cluster (Q^C_{:,1}); updated from every training batch
         self.register_buffer("cluster_fg", torch.full((config.n_clusters,), 0.5))
@@ -130,7 +130,6 @@ class CASE(nn.Module):
 
     # ------------------------------------------------------------------------------------------
     def _losses(self, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        from otcore.ot import LinearProblem, sinkhorn
 
         cfg = self.config
         cas, att_logit, e = self._branches(x)
@@ -177,32 +176,35 @@ class CASE(nn.Module):
         rel = rank / max(1, n - 1)
         prior = torch.exp(-((rel[:, None] - self.cluster_fg[None]) ** 2) / (2 * cfg.sigma**2))
         prior = prior / prior.sum()
-        with torch.no_grad():
-            qs = sinkhorn(
-                LinearProblem(-torch.log(ps.detach() + 1e-8), prior=prior),
-                eps=cfg.sinkhorn_eps,
-                max_iter=cfg.sinkhorn_iters,
-                tol=0.0,
-            ).plan
-            qs = qs / qs.sum(-1, keepdim=True).clamp_min(1e-30)
+        qs = self._self_label(ps, prior=prior)
         l_s = -(qs * torch.log_softmax(logits_s, -1)).sum(-1).mean()
         # cluster classification with the empirical foreground marginal
         logits_c = cluster_class_logits(en, qs, qa_n, cfg.rho)
         pc = torch.softmax(logits_c, -1)
         beta = float(qa_n.mean().clamp(0.02, 0.98))
+        qc = self._self_label(pc, b=torch.tensor([1 - beta, beta], device=x.device, dtype=pc.dtype))
         with torch.no_grad():
-            bvec = torch.tensor([1 - beta, beta], device=x.device, dtype=pc.dtype)
-            qc = sinkhorn(
-                LinearProblem(-torch.log(pc.detach() + 1e-8), b=bvec),
-                eps=cfg.sinkhorn_eps,
-                max_iter=cfg.sinkhorn_iters,
-                tol=0.0,
-            ).plan
-            qc = qc / qc.sum(-1, keepdim=True).clamp_min(1e-30)
             self.cluster_fg.mul_(0.9).add_(0.1 * qc[:, 1])
         l_c = -(qc * torch.log_softmax(logits_c, -1)).sum(-1).mean()
         out.update({"L_S": cfg.lambda_s * l_s, "L_C": cfg.lambda_c * l_c})
         return out
+
+    def _self_label(
+        self, probs: torch.Tensor, prior: torch.Tensor | None = None, b: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Pseudo-labels (rows sum to one, no gradient): a few Sinkhorn iterations on ``−log probs``
+        (SeLa-style early stop) with the optional ``prior`` and column marginal ``b``."""
+        from otcore.ot import LinearProblem, sinkhorn
+
+        cfg = self.config
+        with torch.no_grad():
+            q = sinkhorn(
+                LinearProblem(-torch.log(probs.detach() + 1e-8), b=b, prior=prior),
+                eps=cfg.sinkhorn_eps,
+                max_iter=cfg.sinkhorn_iters,
+                tol=0.0,
+            ).plan
+            return q / q.sum(-1, keepdim=True).clamp_min(1e-30)
 
     def fit(
         self,
