@@ -317,12 +317,31 @@ def _pyav_iter(
     p: Path, times: np.ndarray, out_w: int, out_h: int, batch: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Sequential decode; emit the frame shown at each requested time, ``batch`` at a time."""
-    import av
-
     if times.size == 0:
         return
+    yield from _batched(_pyav_shown(p, times, out_w, out_h), batch)
+
+
+def _batched(
+    items: Iterator[tuple[float, np.ndarray]], batch: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(time, image)`` pairs grouped into ``(times [B], images [B, H, W, 3])`` of ``batch`` (the last may be shorter)."""
     buf_t: list[float] = []
     buf_f: list[np.ndarray] = []
+    for t, img in items:
+        buf_t.append(t)
+        buf_f.append(img)
+        if len(buf_f) == batch:
+            yield np.asarray(buf_t), np.stack(buf_f)
+            buf_t, buf_f = [], []
+    if buf_f:
+        yield np.asarray(buf_t), np.stack(buf_f)
+
+
+def _pyav_shown(p: Path, times: np.ndarray, out_w: int, out_h: int) -> Iterator[tuple[float, np.ndarray]]:
+    """``(t, image shown at t)`` for each requested time ``t`` (ascending), decoding the file once."""
+    import av
+
     j = 0
     prev: Any = None
     prev_img: np.ndarray | None = None
@@ -344,12 +363,8 @@ def _pyav_iter(
                     prev, prev_img = frame, None
                 if prev_img is None:
                     prev_img = prev.to_ndarray(width=out_w, height=out_h, format="rgb24")
-                buf_t.append(float(times[j]))
-                buf_f.append(prev_img)
+                yield float(times[j]), prev_img
                 j += 1
-                if len(buf_f) == batch:
-                    yield np.asarray(buf_t), np.stack(buf_f)
-                    buf_t, buf_f = [], []
             if j >= times.size:
                 break
             if frame is not prev:
@@ -359,14 +374,8 @@ def _pyav_iter(
         while j < times.size:
             if prev_img is None:
                 prev_img = prev.to_ndarray(width=out_w, height=out_h, format="rgb24")
-            buf_t.append(float(times[j]))
-            buf_f.append(prev_img)
+            yield float(times[j]), prev_img
             j += 1
-            if len(buf_f) == batch:
-                yield np.asarray(buf_t), np.stack(buf_f)
-                buf_t, buf_f = [], []
-    if buf_f:
-        yield np.asarray(buf_t), np.stack(buf_f)
 
 
 # --------------------------------------------------------------------------- decord backend
