@@ -30,7 +30,10 @@ import torch
 from otcore.bench.gym import Clip, load_clips, make_protocol, split_classes, split_clips
 from otcore.bench.seeds import parse_seeds
 
-__all__ = ["auroc", "fpr_at_tpr", "OODEpisode", "ood_episode", "evaluate_seed", "main"]
+#: Seeds the OOD score's form was chosen on (see :func:`otcore.methods.sot_glp.ood_scores`).
+DEVELOPMENT_SEEDS = (5, 6, 7, 8, 9, 15, 16, 17, 18, 19)
+
+__all__ = ["DEVELOPMENT_SEEDS", "auroc", "fpr_at_tpr", "OODEpisode", "ood_episode", "evaluate_seed", "main"]
 
 
 def auroc(id_scores: Sequence[float] | np.ndarray, ood_scores: Sequence[float] | np.ndarray) -> float:
@@ -191,8 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"model: SOT-GLP local-global (mix 0.5), {args.epochs} epochs; text tower {tower.model_id} ("
         + ("pretrained" if tower.pretrained else "random frozen weights: prompts learn from the shots only")
-        + "); the score's form (native vs prompt-side local term, softmax temperature τ) was chosen on "
-        "seeds 5-9 and 15-19, reported seeds are 0-4"
+        + ")"
+    )
+    dev = sorted(set(seeds) & set(DEVELOPMENT_SEEDS))
+    print(
+        "the score's form (native vs prompt-side local term, softmax temperature τ) was chosen on seeds "
+        "5-9 and 15-19; "
+        + (
+            f"seeds {dev} were used for that choice: not a held-out figure"
+            if dev
+            else "none of these seeds was used"
+        )
     )
     rows: list[dict[str, float]] = []
     print(f"{'seed':>5} {'acc':>6} " + " ".join(f"{n + ' AUROC':>14} {'FPR95':>6}" for n in OOD_SCORES))
