@@ -194,9 +194,10 @@ def find_phases(
     """
     if len(videos) < 2:
         raise ValueError("VASOT needs at least two videos (with one video, use ASOT)")
-    dims = {
-        int(np.asarray(v).shape[1]) if not isinstance(v, torch.Tensor) else int(v.shape[1]) for v in videos
-    }
+    shapes = [tuple(v.shape) if isinstance(v, torch.Tensor) else np.asarray(v).shape for v in videos]
+    if any(len(s) != 2 or s[0] < 1 for s in shapes):
+        raise ValueError(f"each video's features must be [T, D] with T ≥ 1, got shapes {shapes}")
+    dims = {int(s[1]) for s in shapes}
     if len(dims) != 1:
         raise ValueError(f"videos have different feature sizes {sorted(dims)}")
     if n_phases < 1:

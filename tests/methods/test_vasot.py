@@ -91,6 +91,8 @@ def test_find_phases_rejects_bad_input() -> None:
         find_phases(xs[:1], 3)
     with pytest.raises(ValueError, match="different feature sizes"):
         find_phases([xs[0], xs[1][:, :8]], 3)
+    with pytest.raises(ValueError, match=r"must be \[T, D\]"):
+        find_phases([xs[0], xs[1][:, 0]], 3)
     with pytest.raises(ValueError, match="frame rates"):
         find_phases(xs, 3, fps=[1.0, 2.0])
 
