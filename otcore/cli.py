@@ -28,6 +28,7 @@ EVAL_COMMANDS: dict[str, tuple[str, str]] = {
     "decode": ("otcore.bench.decode:main", "OT decoding of per-frame scores vs argmax"),
     "align": ("otcore.bench.align:main", "video alignment (VAOT, DTW, linear)"),
     "weak": ("otcore.bench.weak:main", "weakly supervised foreground (CASE vs attention)"),
+    "ood": ("otcore.bench.ood:main", "out-of-distribution clips (SOT-GLP local-global vs MSP, energy)"),
 }
 
 

@@ -29,7 +29,7 @@ from otcore.metrics import f1_at, hungarian_match, miou, mof
 
 __all__ = ["main", "run_method", "score_activity", "METHODS"]
 
-METHODS = ("asot", "clot", "kmeans", "equal")
+METHODS = ("asot", "clot", "kmeans", "equal", "vasot")
 
 
 def _remap(pred: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
@@ -63,6 +63,10 @@ def run_method(
             out.append(lab[s : s + v.n_frames].numpy())
             s += v.n_frames
         return out
+    if method == "vasot":
+        from otcore.bench.vasot import run_vasot
+
+        return run_vasot(videos, k, seed, epochs, extra)
     if method in ("asot", "clot"):
         from otcore.methods.asot import ASOT, breakfast_config
         from otcore.methods.clot import CLOT, clot_breakfast_config
