@@ -11,8 +11,8 @@ the app and the worker process can use the same file at once. Write transactions
 with ``BEGIN IMMEDIATE`` so two writers queue on the busy timeout instead of failing on a
 lock upgrade.
 
-Segments change only through :class:`otcore.store.edits.EditLog`; jobs through
-:mod:`otcore.jobs.queue`.
+Segments change only through :class:`otcore.store.edits.EditLog`; job rows through
+``store.jobs`` (:mod:`otcore.store.jobrows`), which :mod:`otcore.jobs.queue` drives.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from otcore.store.models import Artifact, Job, Label, Project, SegmentRow, Video, VideoFeature, utcnow
+from otcore.paths import data_path, data_relative
+from otcore.store.models import Artifact, Label, Project, SegmentRow, Video, VideoFeature, utcnow
 
 if TYPE_CHECKING:
     from otcore.settings import Settings
+    from otcore.store.jobrows import JobRows
 
 __all__ = [
     "Store",
@@ -52,6 +54,7 @@ __all__ = [
     "LABEL_PALETTE",
     "MIGRATIONS_DIR",
     "upgrade_database",
+    "segment_info",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -276,29 +279,8 @@ def _artifact(row: Artifact) -> ArtifactInfo:
     )
 
 
-def _job(row: Job) -> JobInfo:
-    return JobInfo(
-        id=row.id,
-        kind=row.kind,
-        params=dict(row.params or {}),
-        status=row.status,
-        progress=float(row.progress or 0.0),
-        message=row.message or "",
-        project_id=row.project_id,
-        cancel_requested=bool(row.cancel_requested),
-        result=None if row.result is None else dict(row.result),
-        error=row.error,
-        worker_id=row.worker_id,
-        worker_pid=row.worker_pid,
-        worker_host=row.worker_host,
-        heartbeat_at=row.heartbeat_at,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
-
-
-def _segment(row: SegmentRow, label: str) -> SegmentInfo:
+def segment_info(row: SegmentRow, label: str) -> SegmentInfo:
+    """The frozen record of a segment row named ``label``."""
     return SegmentInfo(
         id=row.id,
         video_id=row.video_id,
@@ -487,10 +469,18 @@ class Store:
 
     def resolve_path(self, path: str | Path) -> Path:
         """An absolute path for a path stored relative to the data dir."""
-        p = Path(path)
-        if p.is_absolute() or self.data_dir is None:
-            return p
-        return self.data_dir / p
+        return data_path(self.data_dir, path)
+
+    def relative_path(self, path: str | Path) -> str:
+        """``path`` as the store keeps it: relative to the data dir (POSIX form) when inside it."""
+        return data_relative(self.data_dir, path)
+
+    @property
+    def jobs(self) -> JobRows:
+        """The job table's repository (what :mod:`otcore.jobs.queue` writes through)."""
+        from otcore.store.jobrows import JobRows
+
+        return JobRows(self)
 
     def revision(self) -> str | None:
         """The Alembic revision the database is at."""
@@ -701,12 +691,12 @@ class Store:
         for _ in range(3):
             try:
                 with self.write() as s:
-                    return _label(self._ensure_label(s, project_id, name, color))
+                    return _label(self.ensure_label_row(s, project_id, name, color))
             except IntegrityError:  # created concurrently: read it back
                 continue
         raise StoreError(f"could not create label {name!r}")
 
-    def _ensure_label(self, s: Session, project_id: int, name: str, color: str | None = None) -> Label:
+    def ensure_label_row(self, s: Session, project_id: int, name: str, color: str | None = None) -> Label:
         row = s.scalar(select(Label).where(Label.project_id == project_id, Label.name == name))
         if row is not None:
             if color is not None and color != row.color:
@@ -760,7 +750,7 @@ class Store:
             if sources is not None:
                 q = q.where(SegmentRow.source.in_(list(sources)))
             q = q.order_by(SegmentRow.video_id, SegmentRow.start, Label.name, SegmentRow.id)
-            return [_segment(row, name) for row, name in s.execute(q)]
+            return [segment_info(row, name) for row, name in s.execute(q)]
 
     # -- artifacts ----------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from otcore.store.api import EditInfo, NotFoundError, SegmentInfo, Store, StoreError, _segment
+from otcore.store.api import EditInfo, NotFoundError, SegmentInfo, Store, StoreError, segment_info
 from otcore.store.models import SEGMENT_SOURCES, Edit, Label, SegmentRow, Video, utcnow
 
 if TYPE_CHECKING:  # the store does not need torch at import time
@@ -198,7 +198,7 @@ class EditLog:
             if sources is not None:
                 q = q.where(SegmentRow.source.in_(list(sources)))
             q = q.order_by(SegmentRow.start, Label.name, SegmentRow.id)
-            return [_segment(row, name) for row, name in s.execute(q)]
+            return [segment_info(row, name) for row, name in s.execute(q)]
 
     def get_segment(self, seg_id: int) -> SegmentInfo | None:
         """A segment by id, whatever its status (``status`` tells whether it is shown)."""
@@ -208,7 +208,7 @@ class EditLog:
                 .join(Label, Label.id == SegmentRow.label_id)
                 .where(SegmentRow.id == seg_id)
             ).first()
-            return None if got is None else _segment(got[0], got[1])
+            return None if got is None else segment_info(got[0], got[1])
 
     def project_segments(self, project_id: int, sources: Iterable[str] | None = None) -> list[SegmentInfo]:
         """All active segments of a project, ordered by video then start (export-friendly)."""
@@ -258,7 +258,7 @@ class EditLog:
 
         def op(tx: _Tx) -> int:
             start_s, end_s = _clean_times(tx.base, start, end, strict=True)
-            lab = self.store._ensure_label(tx.session, tx.video.project_id, label)
+            lab = self.store.ensure_label_row(tx.session, tx.video.project_id, label)
             row = tx.new(
                 label_id=lab.id,
                 start=start_s,
@@ -290,7 +290,7 @@ class EditLog:
             ids = []
             for seg in segments:
                 start_s, end_s = _clean_times(tx.base, seg.start, seg.end, strict=True)
-                lab = self.store._ensure_label(tx.session, tx.video.project_id, seg.label)
+                lab = self.store.ensure_label_row(tx.session, tx.video.project_id, seg.label)
                 row = tx.new(
                     label_id=lab.id,
                     start=start_s,
@@ -326,7 +326,7 @@ class EditLog:
             new_end = row.end if end is None else end
             row.start, row.end = _clean_times(tx.base, new_start, new_end, strict=True)
             if label is not None:
-                row.label_id = self.store._ensure_label(tx.session, tx.video.project_id, label).id
+                row.label_id = self.store.ensure_label_row(tx.session, tx.video.project_id, label).id
             if row.source == "predicted":
                 row.source = "corrected"
             row.updated_at = utcnow()
@@ -451,7 +451,7 @@ class EditLog:
                     start_s, end_s = _clean_times(tx.base, seg.start, seg.end, strict=False)
                 except EditError:
                     continue
-                lab = self.store._ensure_label(tx.session, tx.video.project_id, seg.label)
+                lab = self.store.ensure_label_row(tx.session, tx.video.project_id, seg.label)
                 row = tx.new(
                     label_id=lab.id,
                     start=start_s,

@@ -15,7 +15,6 @@ Use :func:`render_timeline` from a page; :data:`SHORTCUTS` is the table shown to
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -90,7 +89,9 @@ def frame_grid_payload(
 @st.cache_resource(show_spinner=False)
 def get_media_server() -> MediaServer:
     """The process-wide media server (loopback by default; ``OTSTUDIO_MEDIA_HOST`` to change)."""
-    return MediaServer(host=os.environ.get("OTSTUDIO_MEDIA_HOST", "127.0.0.1")).start()
+    from otcore.settings import load_settings
+
+    return MediaServer(host=load_settings().media_host).start()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
