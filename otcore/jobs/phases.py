@@ -71,7 +71,7 @@ class PhasesRequest:
     k: int | None = None
     method: str = "asot"
     epochs: int | None = None
-    seed: int = 0
+    seed: int | None = None  # None: 0
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,9 @@ class WeakRequest:
     kind: ClassVar[str] = "weak_foreground"
     project_id: int | None = None
     video_labels: dict[int, tuple[str, ...]] | None = None
-    k: int = 16
+    k: int | None = None  # None: 16 clusters
     epochs: int | None = None
-    seed: int = 0
+    seed: int | None = None  # None: 0
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def run(ctx: JobContext, request: PhasesRequest) -> PhasesResult:
     k = int(request.k or default_k(ctx.store, first.project_id if first else None))
     ctx.progress(0.0, f"loading features of {len(ids)} video(s)")
     feats = [_features(ctx, v) for v in ids]
-    seed = request.seed
+    seed = request.seed or 0
     torch.manual_seed(seed)
     if method == "clot":
         cfg: ASOTConfig = CLOTConfig(n_clusters=k, seed=seed)
@@ -310,7 +310,7 @@ def weak(ctx: JobContext, request: WeakRequest) -> WeakResult:
     if not train_ids:
         raise ValueError("no video with features has video-level labels (mark at least one segment)")
     classes = sorted({c for vid in train_ids for c in vlabels[vid]})
-    cfg = CASEConfig(seed=request.seed, n_clusters=request.k)
+    cfg = CASEConfig(seed=request.seed or 0, n_clusters=request.k or 16)
     if request.epochs is not None:
         cfg = replace(cfg, epochs=int(request.epochs))
     torch.manual_seed(cfg.seed)

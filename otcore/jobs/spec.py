@@ -33,7 +33,9 @@ class JobRequest(Protocol):
 
 
 def to_json(obj: Any) -> dict[str, Any]:
-    """A frozen dataclass as a JSON-able dict (tuples become lists, dict keys strings)."""
+    """A frozen dataclass as a JSON-able dict (tuples become lists, dict keys strings). Fields
+    that are ``None`` are left out (the row holds what was set; :func:`from_json` fills the
+    defaults back in)."""
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         raise JobSpecError(f"expected a dataclass instance, got {type(obj).__name__}")
     out = _encode(obj)
@@ -43,7 +45,11 @@ def to_json(obj: Any) -> dict[str, Any]:
 
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     if isinstance(value, Mapping):
