@@ -50,7 +50,13 @@ def _dispatch(table: dict[str, tuple[str, str]], prog: str, argv: list[str]) -> 
     if name not in table:
         print(f"{prog}: unknown command {name!r}\n\n{_usage(table, prog)}", file=sys.stderr)
         return 2
-    return int(_resolve(table[name][0])(rest) or 0)
+    from otcore.settings import SettingsError
+
+    try:
+        return int(_resolve(table[name][0])(rest) or 0)
+    except SettingsError as exc:  # a bad OTSTUDIO_* value: one line, no traceback
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
 
 
 def eval_main(argv: list[str]) -> int:
