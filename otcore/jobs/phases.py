@@ -217,7 +217,6 @@ def cluster_to_label(
     The video's other active predicted segments are kept (those already named ``label`` are replaced),
     manual/corrected segments are never touched. Returns the ids of all active predicted segments.
     """
-    from otcore.methods._unsup import labels_to_segments
     from otcore.store.edits import EditLog
     from otcore.store.predictions import load_prediction
     from otcore.types import Segment
@@ -225,7 +224,8 @@ def cluster_to_label(
     res = load_prediction(data_path(settings.data_dir, result_path))
     if res.clusters is None:
         raise ValueError(f"{result_path} holds no clusters (not a find_phases result)")
-    runs = [s for s in labels_to_segments(res.clusters, res.fps) if s.label == f"cluster {int(cluster)}"]
+    # the saved segments are the maximal runs of each cluster, named "cluster k"
+    runs = [s for s in res.segments if s.label == f"cluster {int(cluster)}"]
     new = [Segment(label, s.start, s.end, 1.0) for s in runs if s.duration >= min_duration]
     log = EditLog(store)
     keep = [
