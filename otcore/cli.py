@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 
 __all__ = ["main", "COMMANDS", "EVAL_COMMANDS"]
 
@@ -31,9 +32,10 @@ EVAL_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _resolve(target: str):
+def _resolve(target: str) -> Callable[[list[str]], int | None]:
     module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)
+    fn: Callable[[list[str]], int | None] = getattr(importlib.import_module(module), func)
+    return fn
 
 
 def _usage(table: dict[str, tuple[str, str]], prog: str) -> str:

@@ -245,14 +245,14 @@ def align(ctx: JobContext, request: AlignRequest) -> AlignResult:
     va, vb = request.video_a, request.video_b
     ctx.progress(0.0, "loading features")
     fa, fb = _features(ctx, va), _features(ctx, vb)
-    given = {
-        "eps": request.eps,
-        "alpha": request.alpha,
-        "radius": request.radius,
-        "zeta": request.zeta,
-        "rho": request.rho,
-    }
-    st = AlignSettings(**{k: float(v) for k, v in given.items() if v is not None})
+    d = AlignSettings()
+    st = AlignSettings(
+        eps=d.eps if request.eps is None else float(request.eps),
+        alpha=d.alpha if request.alpha is None else float(request.alpha),
+        radius=d.radius if request.radius is None else float(request.radius),
+        zeta=d.zeta if request.zeta is None else float(request.zeta),
+        rho=d.rho if request.rho is None else float(request.rho),
+    )
     ctx.check_cancelled()
     ctx.progress(0.2, "aligning")
     res = align_videos(fa.features.float(), fb.features.float(), st)

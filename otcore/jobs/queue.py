@@ -127,7 +127,7 @@ def list_jobs(
     if reap:
         reap_stale(store)
     statuses = None if status is None else ([status] if isinstance(status, str) else list(status))
-    return store.jobs.list(project_id=project_id, kind=kind, status=statuses, limit=limit)
+    return store.jobs.select(project_id=project_id, kind=kind, status=statuses, limit=limit)
 
 
 def request_cancel(store: Store, job_id: int) -> JobInfo:

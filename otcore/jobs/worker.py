@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("signal %s: stopping after the current step", signum)
         stop.set()
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if args.parent_pid:
 
         def _follow_parent() -> None:

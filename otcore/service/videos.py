@@ -319,13 +319,13 @@ def video_rows(store: Store, project_id: int) -> list[dict[str, Any]]:
     from otcore.jobs.spec import JobSpecError, from_json
 
     latest: dict[int, JobInfo] = {}
-    for job in list_jobs(store, project_id=project_id, kind="extract_features", limit=None):
+    for extraction in list_jobs(store, project_id=project_id, kind="extract_features", limit=None):
         try:
-            vid = from_json(ExtractRequest, job.params, strict=False).video_id
+            vid = from_json(ExtractRequest, extraction.params, strict=False).video_id
         except JobSpecError:
             continue
         if vid not in latest:  # newest first
-            latest[vid] = job
+            latest[vid] = extraction
     rows = []
     for v in store.list_videos(project_id):
         job = latest.get(v.id)

@@ -519,7 +519,8 @@ class Store:
         try:
             return self.create_project(name)
         except DuplicateError as exc:  # created by someone else meanwhile
-            return exc.existing
+            existing: ProjectInfo = exc.existing
+            return existing
 
     def list_projects(self) -> list[ProjectInfo]:
         """All projects, oldest first."""

@@ -35,9 +35,9 @@ Rules (the same for every operation):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +54,7 @@ __all__ = ["EditLog", "EditError", "snap_time", "OWNED_SOURCES"]
 #: Sources a person owns; the overlap rule applies among these (per label).
 OWNED_SOURCES: tuple[str, ...] = ("manual", "corrected")
 
+_R = TypeVar("_R")
 _SNAP_FIELDS = ("label_id", "start", "end", "source", "score", "method", "status")
 
 
@@ -520,7 +521,7 @@ class EditLog:
             raise NotFoundError(f"no segment with id {seg_id}")
         return int(vid)
 
-    def _edit(self, video_id: int, op_name: str, op: Any, user: str | None) -> Any:
+    def _edit(self, video_id: int, op_name: str, op: Callable[[_Tx], _R], user: str | None) -> _R:
         times = self.store.frame_times(video_id)
         for attempt in range(2):
             try:

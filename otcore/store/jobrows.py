@@ -89,7 +89,7 @@ class JobRows:
                 raise NotFoundError(f"no job with id {job_id}")
             return job_info(row)
 
-    def list(
+    def select(
         self,
         project_id: int | None = None,
         kind: str | None = None,
@@ -112,7 +112,7 @@ class JobRows:
 
     def running(self) -> list[JobInfo]:
         """Every running job."""
-        return self.list(status=["running"], limit=None)
+        return self.select(status=["running"], limit=None)
 
     def request_cancel(self, job_id: int) -> None:
         """A queued job becomes cancelled; a running one gets ``cancel_requested``; others stay."""
