@@ -22,7 +22,6 @@ from otcore.store import JobInfo, ProjectInfo, Store, VideoInfo
 __all__ = ["render"]
 
 
-
 def _job_status(store: Store, job: JobInfo | None, what: str) -> bool:
     """Show the state of a job; True when it is done. A queued or running job is polled every second
     (a fragment), and the page redraws itself when the job ends."""

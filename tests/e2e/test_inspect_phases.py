@@ -64,6 +64,7 @@ def _work(store, settings, kind):
     queue.finish(store, job.id, result, worker_id="w1")
 
 
+@pytest.mark.slow
 def test_find_phases_lane_label_and_alignment(data_dir: Path, shared_data: Path, monkeypatch):
     monkeypatch.setenv("OTSTUDIO_NO_WORKER", "1")
     settings = load_settings(data_dir)

@@ -53,6 +53,7 @@ def project(settings: Settings, video_with_features):
     store.close()
 
 
+@pytest.mark.slow
 def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     store, p, a, b = project
     manual_before = EditLog(store).segments(a.id, sources=("manual",))
