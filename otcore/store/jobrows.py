@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from otcore.store.api import JobInfo, NotFoundError
 from otcore.store.models import Job, Project, utcnow
+from otcore.store.records import JobInfo, NotFoundError
 
 if TYPE_CHECKING:
     from otcore.store.api import Store
