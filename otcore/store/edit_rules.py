@@ -157,16 +157,19 @@ class EditTx:
 
 
 def snapshot(row: SegmentRow) -> dict[str, Any]:
+    """The fields of ``row`` an edit records (:data:`SNAP_FIELDS`)."""
     return {k: getattr(row, k) for k in SNAP_FIELDS}
 
 
 def restore(row: SegmentRow, snap: dict[str, Any]) -> None:
+    """Put ``row`` back to a snapshot (undo/redo)."""
     for k in SNAP_FIELDS:
         setattr(row, k, snap[k])
     row.updated_at = utcnow()
 
 
 def same_snapshot(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two snapshots are equal (times to within 1e-9 s)."""
     for k in SNAP_FIELDS:
         x, y = a.get(k), b.get(k)
         if isinstance(x, float) and isinstance(y, float):
@@ -178,6 +181,7 @@ def same_snapshot(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def edit_info(e: Edit) -> EditInfo:
+    """The frozen record of an edit row."""
     ids = tuple(sorted(int(k) for k in (e.after or {})))
     return EditInfo(
         id=e.id,
@@ -191,6 +195,7 @@ def edit_info(e: Edit) -> EditInfo:
 
 
 def lock_video(s: Session, video_id: int) -> Video:
+    """The video row, locked for the rest of the transaction; :class:`NotFoundError` if absent."""
     video = s.scalars(select(Video).where(Video.id == video_id).with_for_update()).first()
     if video is None:
         raise NotFoundError(f"no video with id {video_id}")
@@ -198,6 +203,8 @@ def lock_video(s: Session, video_id: int) -> Video:
 
 
 def active_row(tx: EditTx, seg_id: int) -> SegmentRow:
+    """An active segment row of the edited video (remembered by ``tx``): :class:`NotFoundError` when it
+    is not one of its rows, :class:`EditError` when it is not active."""
     row = tx.rows.get(seg_id) or tx.session.get(SegmentRow, seg_id)
     if row is None or row.video_id != tx.video.id:
         raise NotFoundError(f"no segment with id {seg_id}")
@@ -207,6 +214,7 @@ def active_row(tx: EditTx, seg_id: int) -> SegmentRow:
 
 
 def check_source(source: str) -> None:
+    """Refuse an unknown segment source (:class:`EditError`)."""
     if source not in SEGMENT_SOURCES:
         raise EditError(f"source must be one of {SEGMENT_SOURCES}, got {source!r}")
 

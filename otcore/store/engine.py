@@ -51,6 +51,7 @@ def enable_wal(cur: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    """The engine for ``url``: SQLite with WAL, foreign keys and a busy timeout; others as given."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
@@ -99,6 +100,7 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None when unversioned)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
@@ -106,6 +108,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
+    """The newest Alembic revision of this version of otstudio."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -115,6 +118,7 @@ def head_revision() -> str | None:
 
 
 def known_revision(rev: str) -> bool:
+    """Whether ``rev`` is one of this version's migrations."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
     from alembic.util import CommandError
