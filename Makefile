@@ -30,8 +30,9 @@ worker: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/ot_bench.py
 
+# ruff, ruff format and mypy, as configured in .pre-commit-config.yaml
 lint: $(STAMP)
-	$(VENV)/bin/ruff check otcore tests benchmarks pages app.py
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/pre-commit run --all-files
 
 clean:
 	rm -rf $(VENV) .test-env

@@ -400,9 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(line)
     for n, (bal, unb) in ratios_fgw.items():
-        print(
-            f"fused_gw speedup vs POT dense FGW at N={n}: {bal:.1f}x balanced, {unb:.1f}x ASOT default"
-        )
+        print(f"fused_gw speedup vs POT dense FGW at N={n}: {bal:.1f}x balanced, {unb:.1f}x ASOT default")
     geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
     print(f"speedup_vs_pot: {geo:.2f}")
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 
 __all__ = ["main", "COMMANDS", "EVAL_COMMANDS"]
 
@@ -32,9 +33,10 @@ EVAL_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _resolve(target: str):
+def _resolve(target: str) -> Callable[[list[str]], int | None]:
     module, func = target.split(":")
-    return getattr(importlib.import_module(module), func)
+    fn: Callable[[list[str]], int | None] = getattr(importlib.import_module(module), func)
+    return fn
 
 
 def _usage(table: dict[str, tuple[str, str]], prog: str) -> str:
@@ -51,7 +53,13 @@ def _dispatch(table: dict[str, tuple[str, str]], prog: str, argv: list[str]) -> 
     if name not in table:
         print(f"{prog}: unknown command {name!r}\n\n{_usage(table, prog)}", file=sys.stderr)
         return 2
-    return int(_resolve(table[name][0])(rest) or 0)
+    from otcore.settings import SettingsError
+
+    try:
+        return int(_resolve(table[name][0])(rest) or 0)
+    except SettingsError as exc:  # a bad OTSTUDIO_* value: one line, no traceback
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
 
 
 def eval_main(argv: list[str]) -> int:

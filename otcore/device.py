@@ -3,16 +3,16 @@ arguments or follows the device of its input tensors."""
 
 from __future__ import annotations
 
-import os
-
 import torch
+
+from otcore.settings import env_device
 
 __all__ = ["default_device"]
 
 
 def default_device() -> torch.device:
     """CUDA when present (unless ``OTSTUDIO_DEVICE`` says otherwise), else CPU."""
-    wanted = os.environ.get("OTSTUDIO_DEVICE")
+    wanted = env_device()
     if wanted:
         return torch.device(wanted)
     if torch.cuda.is_available():

@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from otcore.jobs.queue import list_jobs, request_cancel, submit
+from otcore import service
+from otcore.service import TrainRequest, TrainResult
 from otcore.store.edits import EditLog
 from ui.common import get_settings, get_store, require_project
 
@@ -65,20 +66,20 @@ with st.expander("Settings"):
         "(your manual segments are never changed)."
     )
 
-active = [j for j in list_jobs(store, project_id=project_id, kind=KIND) if j.active]
+active = [j for j in service.list_jobs(store, project_id=project_id, kind=KIND) if j.active]
 ready = bool(labels) and bool(video_ids) and not active
 if st.button("Train", type="primary", disabled=not ready, key="train_submit"):
-    params = {
-        "project_id": project_id,
-        "labels": list(labels),
-        "video_ids": [int(i) for i in video_ids],
-        "method": method,
-        "epochs": int(epochs),
-        "n_prompts": int(n_prompts),
-        "levels": int(levels),
-        "eps": float(eps),
-    }
-    job_id = submit(store, KIND, params, project_id=project_id)
+    request = TrainRequest(
+        project_id=project_id,
+        labels=tuple(labels),
+        video_ids=tuple(int(i) for i in video_ids),
+        method=str(method),
+        epochs=int(epochs),
+        n_prompts=int(n_prompts),
+        levels=int(levels),
+        eps=float(eps),
+    )
+    job_id = service.submit_training(store, request, project_id=project_id)
     st.session_state["train_flash"] = f"Training job {job_id} queued."
     st.rerun()
 if flash := st.session_state.pop("train_flash", None):
@@ -88,7 +89,7 @@ if flash := st.session_state.pop("train_flash", None):
 @st.fragment(run_every=1.0)
 def progress_panel() -> None:
     """The running/last training job: progress (epoch, loss), cancel."""
-    jobs = list_jobs(store, project_id=project_id, kind=KIND, limit=20)
+    jobs = service.list_jobs(store, project_id=project_id, kind=KIND, limit=20)
     if not jobs:
         return
     job = jobs[0]
@@ -96,19 +97,17 @@ def progress_panel() -> None:
     st.progress(float(job.progress), text=job.message or job.status)
     if job.active:
         if st.button("Cancel", key="train_cancel"):
-            request_cancel(store, job.id)
+            service.cancel_job(store, job.id)
             st.rerun(scope="fragment")
-    elif job.status == "done" and job.result:
-        res = job.result
-        preds = res.get("predictions") or {}
-        n_pred = sum(int(p.get("n_segments", 0)) for p in preds.values())
+    elif job.status == "done" and (res := service.job_result(job, TrainResult)) is not None:
+        preds = res.predictions or {}
+        n_pred = sum(p.n_segments for p in preds.values())
         st.success(
-            f"Trained {res.get('method')} on {res.get('n_segments')} marks of {len(res.get('labels', []))} "
-            f"labels in {res.get('train_seconds')} s; {n_pred} proposals on {len(preds)} videos."
+            f"Trained {res.method} on {res.n_segments} marks of {len(res.labels)} "
+            f"labels in {res.train_seconds} s; {n_pred} proposals on {len(preds)} videos."
         )
-        hist = res.get("history") or []
-        if hist:
-            st.line_chart(pd.DataFrame(hist).set_index("epoch")[["loss"]], height=180)
+        if res.history:
+            st.line_chart(pd.DataFrame(list(res.history)).set_index("epoch")[["loss"]], height=180)
     elif job.status == "failed":
         st.error(job.error or job.message)
 
@@ -116,7 +115,7 @@ def progress_panel() -> None:
 progress_panel()
 
 st.subheader("History")
-history = list_jobs(store, project_id=project_id, kind=KIND, limit=50)
+history = service.list_jobs(store, project_id=project_id, kind=KIND, limit=50)
 if history:
     st.dataframe(
         pd.DataFrame(
@@ -124,9 +123,9 @@ if history:
                 {
                     "job": j.id,
                     "status": j.status,
-                    "method": j.params.get("method"),
-                    "labels": ", ".join(j.params.get("labels") or []),
-                    "loss": (j.result or {}).get("final_loss"),
+                    "method": (req := service.job_request(j, TrainRequest)).method,
+                    "labels": ", ".join(req.labels or ()),
+                    "loss": r.final_loss if (r := service.job_result(j, TrainResult)) else None,
                     "created": j.created_at,
                     "message": j.message,
                 }

@@ -4,7 +4,6 @@ import pandas as pd
 import streamlit as st
 
 from otcore import service
-from otcore.jobs.queue import request_cancel
 from otcore.video.errors import VideoError
 from otcore.video.ingest import VIDEO_EXTENSIONS
 from ui.common import get_settings, get_store, require_project
@@ -88,7 +87,7 @@ def video_table() -> None:
         c1, c2 = st.columns([4, 1])
         c1.progress(r["progress"], text=f"{r['video']}: {r['message'] or r['job']}")
         if c2.button("Cancel", key=f"cancel_{r['job_id']}"):
-            request_cancel(store, r["job_id"])
+            service.cancel_job(store, r["job_id"])
     failed = [r for r in rows if r["job"] == "failed"]
     for r in failed:
         c1, c2 = st.columns([4, 1])

@@ -36,12 +36,36 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
+def in_ci() -> bool:
+    """True under continuous integration (``CI`` set to a true value, as CI services do)."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The real data folder. Missing, the tests that need it are skipped on a developer's
+    machine, but in CI (``CI=true``) the run fails: there it must be present."""
     path = shared_data_dir()
     if not path.is_dir():
-        pytest.skip(f"real data folder not found at {path} (set OTSTUDIO_SHARED_DATA)")
+        message = f"real data folder not found at {path} (set OTSTUDIO_SHARED_DATA)"
+        if in_ci():
+            pytest.fail(f"{message}; in CI the real data must be present", pytrace=False)
+        pytest.skip(message)
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Markers follow the fixtures a test uses, so they are never forgotten: ``browser`` for
+    tests driving Chromium (the ``page`` fixture), ``postgres`` for tests on the PostgreSQL
+    server (``pg_url``), and ``browser`` tests are ``slow``."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "page" in names and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+        if names & {"pg_url", "pg_database_url"} and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+        if item.get_closest_marker("browser") is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture()

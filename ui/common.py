@@ -10,11 +10,10 @@ Every page reuses these so one app process opens the store once::
 
 from __future__ import annotations
 
-from typing import Any
-
 import streamlit as st
 
-from otcore.settings import Settings, load_settings
+from otcore.settings import Settings, SettingsError, load_settings
+from otcore.store import ProjectInfo, Store
 
 __all__ = ["get_settings", "get_store", "current_project_id", "require_project", "PROJECT_KEY"]
 
@@ -24,24 +23,28 @@ PROJECT_KEY = "project_id"
 
 def get_settings() -> Settings:
     """Settings resolved from the environment (``OTSTUDIO_*``); cheap, not cached on purpose
-    so a test that changes ``OTSTUDIO_DATA_DIR`` between runs sees the new value."""
-    return load_settings()
+    so a test that changes ``OTSTUDIO_DATA_DIR`` between runs sees the new value. A bad
+    setting shows its one-line message and stops the page."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        st.error(f"Settings: {exc}")
+        st.stop()
+        raise  # st.stop raises; this keeps the type checker informed
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(database_url: str, data_dir: str) -> Any:
-    from otcore.store import Store
-
+def _open_store(database_url: str, data_dir: str) -> Store:
     return Store.from_settings(load_settings(data_dir))
 
 
-def get_store() -> Any:
+def get_store() -> Store:
     """The process-wide :class:`otcore.store.Store` for the current settings (one per database URL)."""
     settings = get_settings()
     return _open_store(settings.database_url, str(settings.data_dir))
 
 
-def current_project_id(store: Any | None = None) -> int | None:
+def current_project_id(store: Store | None = None) -> int | None:
     """The project chosen in the app's selector (``st.session_state["project_id"]``),
     else the first project in the store, else ``None`` (no project yet).
 
@@ -56,7 +59,7 @@ def current_project_id(store: Any | None = None) -> int | None:
     return int(ids[0]) if ids else None
 
 
-def require_project(store: Any | None = None) -> Any:
+def require_project(store: Store | None = None) -> ProjectInfo:
     """The current project (:func:`current_project_id`); without one, say how to make one and
     stop the page."""
     store = store if store is not None else get_store()
@@ -64,4 +67,8 @@ def require_project(store: Any | None = None) -> Any:
     if project_id is None:
         st.info("No project yet: create one in the sidebar, then add videos on the **Videos** page.")
         st.stop()
-    return store.get_project(project_id)
+    project = store.get_project(int(project_id)) if project_id is not None else None
+    if project is None:
+        st.stop()
+        raise RuntimeError("unreachable: st.stop() raises")
+    return project

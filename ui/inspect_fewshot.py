@@ -3,31 +3,14 @@ predicted and manual segments under them, and per prompt the frames it aligns to
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import streamlit as st
 
-__all__ = ["render", "latest_plans_path", "top_frames"]
+from otcore import service
+from otcore.settings import Settings
+from otcore.store import ProjectInfo, Store, VideoInfo
 
-_KINDS = ("train_fewshot", "predict_fewshot")
-
-
-def latest_plans_path(store: Any, settings: Any, project_id: int, video_id: int) -> tuple[Path, Any] | None:
-    """The plans file of the newest finished few-shot job that predicted ``video_id``, with the job."""
-    from otcore.jobs.queue import list_jobs
-
-    for job in list_jobs(store, project_id=project_id, status="done", limit=50):
-        if job.kind not in _KINDS or not job.result:
-            continue
-        info = (job.result.get("predictions") or {}).get(str(video_id))
-        if info and info.get("plans_path"):
-            path = Path(info["plans_path"])
-            path = path if path.is_absolute() else Path(settings.data_dir) / path
-            if path.is_file():
-                return path, job
-    return None
+__all__ = ["render", "top_frames"]
 
 
 def top_frames(plan: np.ndarray, k: int = 3) -> list[list[int]]:
@@ -53,50 +36,47 @@ def _thumbnails(path: str, fps: float, rows: tuple[int, ...]) -> dict[int, np.nd
     return out
 
 
-def render(store: Any, settings: Any, project: Any, video: Any) -> None:
-    """Draw the few-shot inspection of ``video`` (a ``VideoInfo``) in ``project`` (a ``ProjectInfo``)."""
-    from otcore.jobs.fewshot import load_plans
+def render(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
+    """Draw the few-shot inspection of ``video`` in ``project``."""
     from otcore.store.edits import EditLog
     from otcore.viz.fewshot import plan_figure, plan_levels
 
-    found = latest_plans_path(store, settings, project.id, video.id)
+    found = service.latest_fewshot_prediction(store, settings, project.id, video.id)
     if found is None:
         st.info(
             "No few-shot model has predicted this video yet: "
             "mark a few segments, then train on the Train page."
         )
         return
-    path, job = found
-    data = load_plans(path)
-    if not data["plans"]:
+    data, job, result = found
+    if not data.plans:
         st.info(
-            f"Job {job.id} used a method without transport plans ({job.result.get('method')}); "
+            f"Job {job.id} used a method without transport plans ({result.method}); "
             "train PLOT-TAL to see them."
         )
         return
-    classes = data["class_names"]
+    classes = list(data.class_names)
     cls = st.selectbox("Class", classes, key="inspect_fewshot_class")
     log = EditLog(store)
     predicted = log.segments(video.id, sources=("predicted",))
     manual = log.segments(video.id, sources=("manual", "corrected"))
-    fps = data["fps"]
+    fps = data.fps
     duration = video.duration or None
-    fig = plan_figure(data["plans"], cls, fps, duration=duration, predicted=predicted, manual=manual)
+    fig = plan_figure(data.plans, cls, fps, duration=duration, predicted=predicted, manual=manual)
     st.caption(
-        f"Model of job {job.id} ({job.result.get('method')}); each column of a level is a time cell, "
+        f"Model of job {job.id} ({result.method}); each column of a level is a time cell, "
         "each row a prompt; colour = share of the cell's mass sent to the prompt."
     )
     st.plotly_chart(fig, use_container_width=True, key="inspect_fewshot_plan")
 
-    levels = plan_levels(data["plans"], cls)
+    levels = plan_levels(data.plans, cls)
     level0 = levels[0][1]
     tops = top_frames(level0, k=3)
     st.markdown("**What each prompt aligns to** (level 0, the 3 frames with most mass)")
     show = st.toggle("Show thumbnails (decodes the video)", value=False, key="inspect_fewshot_thumbs")
     thumbs: dict[int, np.ndarray] = {}
     if show:
-        vpath = Path(video.path)
-        vpath = vpath if vpath.is_absolute() else Path(settings.data_dir) / vpath
+        vpath = service.data_file(settings, video.path)
         try:
             thumbs = _thumbnails(str(vpath), fps, tuple(sorted({r for t in tops for r in t})))
         except Exception as exc:  # noqa: BLE001 - a broken video should not break the page

@@ -4,27 +4,25 @@ foreground curve when video-level labels exist. Jobs run in the background worke
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import streamlit as st
 
-__all__ = ["render", "latest_job"]
+from otcore import service
+from otcore.service import (
+    AlignRequest,
+    AlignResult,
+    PhasesRequest,
+    PhasesResult,
+    WeakRequest,
+    WeakResult,
+)
+from otcore.settings import Settings
+from otcore.store import JobInfo, ProjectInfo, Store, VideoInfo
+
+__all__ = ["render"]
 
 
-def latest_job(store: Any, project_id: int, kind: str, match: dict[str, Any], done: bool = False) -> Any:
-    """Newest job of ``kind`` in the project whose params contain ``match`` (only finished ones if ``done``)."""
-    from otcore.jobs.queue import list_jobs
-
-    for job in list_jobs(store, project_id=project_id, kind=kind, status="done" if done else None, limit=100):
-        p = job.params or {}
-        if all(str(p.get(k)) == str(v) for k, v in match.items()):
-            return job
-    return None
-
-
-def _job_status(store: Any, job: Any, what: str) -> bool:
+def _job_status(store: Store, job: JobInfo | None, what: str) -> bool:
     """Show the state of a job; True when it is done. A queued or running job is polled every second
     (a fragment), and the page redraws itself when the job ends."""
     if job is None:
@@ -39,10 +37,8 @@ def _job_status(store: Any, job: Any, what: str) -> bool:
 
 
 @st.fragment(run_every=1.0)
-def _poll(store: Any, job_id: int, what: str) -> None:
-    from otcore.jobs.queue import get_job
-
-    job = get_job(store, job_id)
+def _poll(store: Store, job_id: int, what: str) -> None:
+    job = service.get_job(store, job_id)
     if not job.active:
         st.rerun()  # the whole page: draw the result (or the error)
     st.progress(float(job.progress or 0.0), text=f"{what}: {job.status} — {job.message or ''}")
@@ -63,16 +59,13 @@ def _frame(path: str, fps: float, row: int) -> np.ndarray | None:
     return None
 
 
-def _video_path(settings: Any, video: Any) -> str:
-    p = Path(video.path)
-    return str(p if p.is_absolute() else Path(settings.data_dir) / p)
+def _video_path(settings: Settings, video: VideoInfo) -> str:
+    return str(service.data_file(settings, video.path))
 
 
-def render(store: Any, settings: Any, project: Any, video: Any) -> None:
+def render(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
     """Draw the phases / alignment / foreground views of ``video`` in ``project``."""
-    from otcore.service import load_video_features
-
-    feats = load_video_features(store, settings, video.id)
+    feats = service.load_video_features(store, settings, video.id)
     if feats is None:
         st.info("This video has no features yet: extract them on the Videos page first.")
         return
@@ -83,9 +76,7 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
     _foreground(store, settings, project, video)
 
 
-def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
-    from otcore.jobs.phases import cluster_to_label, default_k, load_result
-    from otcore.jobs.queue import submit
+def _phases(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
     from otcore.viz.phases import cluster_lane_figure, plan_heatmap_figure
 
     st.subheader("Phases (no labels needed)")
@@ -94,35 +85,35 @@ def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
         "Number of phases K",
         min_value=2,
         max_value=40,
-        value=default_k(store, project.id),
+        value=service.default_k(store, project.id),
         key=f"phases_k_{video.id}",
     )
     method = c2.selectbox("Method", ["asot", "clot"], key=f"phases_method_{video.id}")
     if c3.button("Find phases", key=f"phases_go_{video.id}", type="primary"):
-        submit(
-            store,
-            "find_phases",
-            {"video_id": int(video.id), "k": int(k), "method": method},
-            project_id=project.id,
+        service.submit_phases(
+            store, PhasesRequest(video_id=int(video.id), k=int(k), method=str(method)), project_id=project.id
         )
         st.toast("Finding phases in the background")
-    job = latest_job(store, project.id, "find_phases", {"video_id": video.id})
+    job = service.latest_job(store, project.id, "find_phases", {"video_id": video.id})
     if job is None:
         st.caption("Press “Find phases” to split this video into recurring phases.")
         return
     if not _job_status(store, job, "Finding phases"):
-        job = latest_job(store, project.id, "find_phases", {"video_id": video.id}, done=True)
+        job = service.latest_job(store, project.id, "find_phases", {"video_id": video.id}, done=True)
         if job is None:
             return
-    info = (job.result or {}).get("videos", {}).get(str(video.id))
-    if not info:
+    result = service.job_result(job, PhasesResult)
+    info = result.videos.get(video.id) if result is not None else None
+    if info is None:
         return
-    res = load_result(settings, info["result_path"])
-    fps = float(res["fps"])
-    st.caption(f"{str(res['method']).upper()} with K = {int(res['k'])} (job {job.id})")
-    st.plotly_chart(cluster_lane_figure(res["clusters"], fps), key=f"phases_lane_{video.id}")
-    st.plotly_chart(plan_heatmap_figure(res["plan"], fps), key=f"phases_plan_{video.id}")
-    present = sorted(int(c) for c in np.unique(res["clusters"]))
+    res = service.load_prediction(settings, info.result_path)
+    if res.clusters is None:
+        return
+    fps = res.fps
+    st.caption(f"{str(res.meta.get('method')).upper()} with K = {res.meta.get('k')} (job {job.id})")
+    st.plotly_chart(cluster_lane_figure(res.clusters, fps), key=f"phases_lane_{video.id}")
+    st.plotly_chart(plan_heatmap_figure(res.plans[service.PHASE_PLAN], fps), key=f"phases_plan_{video.id}")
+    present = sorted(int(c) for c in np.unique(res.clusters))
     labels = [lb.name for lb in store.list_labels(project.id)]
     c1, c2, c3 = st.columns([1, 1, 1])
     cluster = c1.selectbox(
@@ -137,16 +128,14 @@ def _phases(store: Any, settings: Any, project: Any, video: Any) -> None:
         if not name:
             st.warning("Give the label a name.")
         else:
-            ids = cluster_to_label(store, settings, video.id, info["result_path"], int(cluster), name)
+            ids = service.cluster_to_label(store, settings, video.id, info.result_path, int(cluster), name)
             st.success(
                 f"Cluster {cluster} → “{name}”: predicted segments created ({len(ids)} active proposals); "
                 "review them on the Annotate or Review page."
             )
 
 
-def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
-    from otcore.jobs.phases import load_result
-    from otcore.jobs.queue import submit
+def _alignment(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
     from otcore.viz.phases import alignment_figure
 
     st.subheader("Align two videos")
@@ -159,28 +148,36 @@ def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
         "Other video", list(names), format_func=lambda i: names[i], key=f"align_other_{video.id}"
     )
     if st.button("Align", key=f"align_go_{video.id}"):
-        submit(
-            store, "align_videos", {"video_a": int(video.id), "video_b": int(other_id)}, project_id=project.id
+        service.submit_alignment(
+            store, AlignRequest(video_a=int(video.id), video_b=int(other_id)), project_id=project.id
         )
         st.toast("Aligning in the background")
-    job = latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id})
+    job = service.latest_job(store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id})
     if job is None or not _job_status(store, job, "Alignment"):
-        job = latest_job(
+        job = service.latest_job(
             store, project.id, "align_videos", {"video_a": video.id, "video_b": other_id}, done=True
         )
         if job is None:
             return
-    res = load_result(settings, job.result["result_path"])
-    fps_a, fps_b = float(res["fps_a"]), float(res["fps_b"])
-    n = int(res["match"].shape[0])
+    result = service.job_result(job, AlignResult)
+    if result is None:
+        return
+    res = service.load_prediction(settings, result.result_path)
+    match = res.arrays["match"]
+    fps_a, fps_b = res.fps, float(res.meta["fps_b"] or 0.0)
+    n = int(match.shape[0])
     row = st.slider(
         "Frame of this video (feature row)", 0, max(0, n - 1), 0, key=f"align_row_{video.id}_{other_id}"
     )
-    m = int(res["match"][row])
-    st.plotly_chart(alignment_figure(res["plan"], fps_a, fps_b, row, m), key=f"align_fig_{video.id}")
+    m = int(match[row])
+    st.plotly_chart(
+        alignment_figure(res.plans[service.ALIGN_PLAN], fps_a, fps_b, row, m), key=f"align_fig_{video.id}"
+    )
     c1, c2 = st.columns(2)
     c1.caption(f"This video at {row / fps_a:.2f} s")
     other = store.get_video(other_id)
+    if other is None:
+        return
     if m < 0:
         c2.caption("Matched to background (dummy frame)")
     else:
@@ -197,9 +194,7 @@ def _alignment(store: Any, settings: Any, project: Any, video: Any) -> None:
         st.caption(f"thumbnails unavailable: {err}")
 
 
-def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
-    from otcore.jobs.phases import load_result
-    from otcore.jobs.queue import submit
+def _foreground(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
     from otcore.store.edits import EditLog
     from otcore.viz.phases import foreground_figure
 
@@ -212,19 +207,21 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
         st.caption("Mark at least one segment in some video: its labels become video-level labels for CASE.")
         return
     if st.button("Estimate foreground", key=f"weak_go_{video.id}"):
-        submit(store, "weak_foreground", {"project_id": int(project.id)}, project_id=project.id)
+        service.submit_foreground(store, WeakRequest(project_id=int(project.id)), project_id=project.id)
         st.toast("Estimating foreground in the background")
-    job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id})
+    job = service.latest_job(store, project.id, "weak_foreground", {"project_id": project.id})
     if job is None or not _job_status(store, job, "Foreground"):
-        job = latest_job(store, project.id, "weak_foreground", {"project_id": project.id}, done=True)
+        job = service.latest_job(store, project.id, "weak_foreground", {"project_id": project.id}, done=True)
         if job is None:
             return
-    info = (job.result or {}).get("videos", {}).get(str(video.id))
-    if not info:
+    result = service.job_result(job, WeakResult)
+    info = result.videos.get(video.id) if result is not None else None
+    if info is None:
         st.caption("The last foreground job did not cover this video.")
         return
-    res = load_result(settings, info["result_path"])
+    res = service.load_prediction(settings, info.result_path)
+    assert res.frame_scores is not None
     st.plotly_chart(
-        foreground_figure(res["p_fg"], float(res["fps"]), res["p_att"], res["p_clu"]),
+        foreground_figure(res.frame_scores, res.fps, res.arrays["p_att"], res.arrays["p_clu"]),
         key=f"weak_fig_{video.id}",
     )

@@ -16,7 +16,10 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from otcore.store import Store
 
 __all__ = ["ExportBundle", "EXPORT_FORMATS", "export_bundle", "import_upload", "report_rows"]
 
@@ -47,7 +50,7 @@ def _slug(name: str) -> str:
 
 
 def export_bundle(
-    store: Any,
+    store: Store,
     project_id: int,
     fmt: str,
     *,
@@ -92,7 +95,7 @@ def export_bundle(
 
 
 def import_upload(
-    store: Any,
+    store: Store,
     project_id: int,
     filename: str,
     data: bytes,

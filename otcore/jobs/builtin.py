@@ -7,26 +7,38 @@ progress, cancellation and failure reach the page.
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 from otcore.jobs.context import JobContext
 
-__all__ = ["sleep"]
+__all__ = ["sleep", "SleepRequest", "SleepResult"]
 
 
-def sleep(ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Run ``params["steps"]`` steps (default 5) of ``params["seconds"]`` each (default 0.1),
-    reporting progress after each and checking for cancel before each. ``params["fail_at"]``
-    (a step index) raises a RuntimeError at that step, to exercise failure handling."""
-    steps = int(params.get("steps", 5))
-    seconds = float(params.get("seconds", 0.1))
-    fail_at = params.get("fail_at")
+@dataclass(frozen=True)
+class SleepRequest:
+    """``steps`` steps of ``seconds`` each; ``fail_at`` (a step index) raises a RuntimeError at
+    that step, to exercise failure handling."""
+
+    kind: ClassVar[str] = "sleep"
+    steps: int = 5
+    seconds: float = 0.1
+    fail_at: int | None = None
+
+
+@dataclass(frozen=True)
+class SleepResult:
+    steps: int
+
+
+def sleep(ctx: JobContext, request: SleepRequest) -> SleepResult:
+    """Run the request's steps, reporting progress after each and checking for cancel before each."""
     done = 0
-    for i in range(steps):
+    for i in range(request.steps):
         ctx.check_cancelled()
-        if fail_at is not None and i == int(fail_at):
+        if request.fail_at is not None and i == request.fail_at:
             raise RuntimeError(f"sleep job asked to fail at step {i}")
-        time.sleep(seconds)
+        time.sleep(request.seconds)
         done = i + 1
-        ctx.progress(done / steps, f"step {done}/{steps}")
-    return {"steps": done}
+        ctx.progress(done / request.steps, f"step {done}/{request.steps}")
+    return SleepResult(steps=done)

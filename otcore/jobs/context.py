@@ -1,7 +1,7 @@
 """What a running job sees: :class:`JobContext` (progress, heartbeat, cancellation).
 
-A job function is ``def run(ctx: JobContext, params: dict) -> dict`` returning a JSON-able
-result. It calls ``ctx.progress(fraction, message)`` as it goes and ``ctx.check_cancelled()``
+A job function is ``def run(ctx: JobContext, request: Request) -> Result`` (typed request and
+result, see :mod:`otcore.jobs.registry`). It calls ``ctx.progress(fraction, message)`` as it goes and ``ctx.check_cancelled()``
 between steps; the latter raises :class:`JobCancelled` once a cancel was requested (or the
 worker is shutting down, :class:`WorkerStopping`). While the job runs, a daemon thread
 writes the heartbeat every ``heartbeat_interval`` seconds, so a job busy in one long step
@@ -18,7 +18,7 @@ from otcore.jobs import queue
 
 if TYPE_CHECKING:
     from otcore.settings import Settings
-    from otcore.store.api import JobInfo, Store
+    from otcore.store import JobInfo, Store
 
 __all__ = ["JobContext", "JobCancelled", "WorkerStopping"]
 
@@ -69,6 +69,13 @@ class JobContext:
         self.message = ""
 
     # -- for job functions ---------------------------------------------------------------------
+
+    @property
+    def job_settings(self) -> Settings:
+        """The settings the job runs under: the worker's, else the environment's."""
+        from otcore.settings import load_settings
+
+        return self.settings or load_settings()
 
     @property
     def job(self) -> JobInfo:

@@ -1,8 +1,8 @@
 """The ``extract_features`` job: CLIP features of one stored video, cached and linked.
 
-Params: ``video_id`` (required), ``fps`` (default 2.0), ``model`` / ``pretrained`` /
-``weights_file`` (default: the settings' CLIP choice; ``pretrained`` ``None`` for custom
-weights such as the offline ``otstudio-tiny`` encoder), optional ``batch`` (32),
+Request (:class:`ExtractRequest`): ``video_id``, ``fps`` (default 2.0), ``model`` /
+``pretrained`` / ``weights_file`` (``model`` None: the settings' CLIP choice; ``pretrained``
+``None`` for custom weights such as the offline ``otstudio-tiny`` encoder), ``batch`` (32),
 ``backend`` (video decoder) and ``force`` (re-extract even when cached).
 
 Steps: load the video row → mark it ``extracting`` → load the encoder (kept in memory
@@ -16,12 +16,18 @@ removed by this job.
 
 from __future__ import annotations
 
-import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["run", "on_abandoned", "FEATURES_KIND", "clear_encoder_cache"]
+from otcore.paths import data_path, data_relative
+
+if TYPE_CHECKING:
+    from otcore.jobs.context import JobContext
+    from otcore.store import JobInfo, Store
+
+__all__ = ["run", "on_abandoned", "FEATURES_KIND", "clear_encoder_cache", "ExtractRequest", "ExtractResult"]
 
 FEATURES_KIND = "features"
 
@@ -35,10 +41,40 @@ def clear_encoder_cache() -> None:
         _ENCODERS.clear()
 
 
-def _encoder(model: str, pretrained: str | None, weights_file: str | None) -> Any:
+@dataclass(frozen=True)
+class ExtractRequest:
+    """Extract (or reuse) the features of one stored video."""
+
+    kind: ClassVar[str] = "extract_features"
+    video_id: int
+    fps: float = 2.0
+    model: str | None = None
+    pretrained: str | None = None
+    weights_file: str | None = None
+    batch: int = 32
+    backend: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """The features artifact linked to the video (``path`` relative to the data dir)."""
+
+    video_id: int
+    artifact_id: int
+    path: str
+    model_id: str
+    weights_id: str
+    fps: float
+    n_frames: int
+    dim: int
+    cached: bool
+
+
+def _encoder(model: str, pretrained: str | None, weights_file: str | None, device: str | None) -> Any:
     from otcore.video.encoders import load_clip
 
-    key = (model, pretrained, weights_file, os.environ.get("OTSTUDIO_DEVICE"))
+    key: tuple[Any, ...] = (model, pretrained, weights_file, device)
     if weights_file:
         try:
             st = Path(weights_file).stat()
@@ -54,44 +90,31 @@ def _encoder(model: str, pretrained: str | None, weights_file: str | None) -> An
         return enc
 
 
-def _relative(data_dir: Path | None, path: Path) -> str:
-    if data_dir is None:
-        return str(path)
-    try:
-        return Path(os.path.relpath(path.resolve(), Path(data_dir).resolve())).as_posix()
-    except ValueError:  # another drive on Windows
-        return str(path)
-
-
-def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
-    """Extract (or reuse) the features of ``params["video_id"]``; returns a JSON-able summary
-    ``{video_id, artifact_id, path, model_id, weights_id, fps, n_frames, dim, cached}``."""
+def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
+    """Extract (or reuse) the features of ``request.video_id`` (see the module docstring)."""
     from otcore.jobs.context import JobCancelled
-    from otcore.settings import load_settings
     from otcore.video.encoders import WeightsNotFound
     from otcore.video.errors import VideoError
     from otcore.video.features import FeatureCache, extract_cached
 
     store = ctx.store
-    settings = ctx.settings or load_settings()
-    if "video_id" not in params:
-        raise ValueError("extract_features needs params['video_id']")
-    video_id = int(params["video_id"])
+    settings = ctx.job_settings
+    video_id = request.video_id
     video = store.get_video(video_id)
     if video is None:
         raise ValueError(f"video {video_id} does not exist (deleted?)")
-    fps = float(params.get("fps") or 2.0)
-    model = params.get("model") or settings.clip_model
-    pretrained = params.get("pretrained", settings.clip_pretrained)
+    fps = float(request.fps or 2.0)
+    if request.model:
+        model, pretrained = request.model, request.pretrained
+    else:
+        model, pretrained = settings.clip_model, settings.clip_pretrained
     if isinstance(pretrained, str) and pretrained.lower() in ("", "none"):
         pretrained = None
-    weights_file = params.get("weights_file") or settings.clip_weights_file
-    batch = int(params.get("batch") or 32)
-    backend = params.get("backend")
-    data_dir = getattr(store, "data_dir", None) or settings.data_dir
-    path = Path(store.resolve_path(video.path)) if hasattr(store, "resolve_path") else Path(video.path)
-    if not path.is_absolute():
-        path = Path(data_dir) / path
+    weights_file = request.weights_file or settings.clip_weights_file
+    batch = int(request.batch or 32)
+    backend = request.backend
+    data_dir = store.data_dir or settings.data_dir
+    path = data_path(data_dir, video.path)
     previous_status = video.status if video.status not in ("extracting", "failed") else "new"
 
     store.set_video_status(video_id, "extracting")
@@ -99,10 +122,10 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
     try:
         if not path.is_file():
             raise VideoError(f"{video.filename}: the stored file is missing ({path})")
-        encoder = _encoder(model, pretrained, weights_file)
+        encoder = _encoder(model, pretrained, weights_file, settings.device)
         ctx.check_cancelled()
         cache = FeatureCache(settings.features_dir)
-        if params.get("force"):
+        if request.force:
             key = cache.key(video.sha256, encoder.model_id, encoder.weights_id, fps)
             cache.path_for(key).unlink(missing_ok=True)
 
@@ -128,7 +151,7 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
             "dim": int(feats.features.shape[1]),
             "dtype": cache.dtype,
         }
-        art = store.add_artifact(FEATURES_KIND, key.digest(), _relative(Path(data_dir), file), meta)
+        art = store.add_artifact(FEATURES_KIND, key.digest(), data_relative(data_dir, file), meta)
         store.set_video_features(video_id, art.id, model_id=encoder.model_id, fps=fps)
         store.set_video_status(video_id, "ready")
     except JobCancelled:
@@ -141,27 +164,30 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         store.set_video_status(video_id, "failed", f"feature extraction failed: {e}")
         raise
     ctx.progress(1.0, "features ready (cached)" if cached else f"features ready: {feats.n_frames} frames")
-    return {
-        "video_id": video_id,
-        "artifact_id": art.id,
-        "path": art.path,
-        "model_id": encoder.model_id,
-        "weights_id": encoder.weights_id,
-        "fps": fps,
-        "n_frames": feats.n_frames,
-        "dim": int(feats.features.shape[1]),
-        "cached": bool(cached),
-    }
+    return ExtractResult(
+        video_id=video_id,
+        artifact_id=art.id,
+        path=art.path,
+        model_id=encoder.model_id,
+        weights_id=encoder.weights_id,
+        fps=fps,
+        n_frames=feats.n_frames,
+        dim=int(feats.features.shape[1]),
+        cached=bool(cached),
+    )
 
 
-def on_abandoned(store: Any, job: Any) -> None:
+def on_abandoned(store: Store, job: JobInfo) -> None:
     """Clean-up when the worker died while extracting: the video must not stay
     ``extracting`` forever. Features already linked mean it is ``ready``; otherwise it is
     ``failed`` with the job's message (extract again to retry)."""
-    video_id = (job.params or {}).get("video_id")
-    if video_id is None:
+    from otcore.jobs.spec import JobSpecError, from_json
+
+    try:
+        request = from_json(ExtractRequest, job.params, strict=False)
+    except JobSpecError:
         return
-    video = store.get_video(int(video_id))
+    video = store.get_video(request.video_id)
     if video is None or video.status != "extracting":
         return
     if store.get_video_features(video.id) is not None:

@@ -1,51 +1,139 @@
 """Jobs without labels: ``find_phases`` (:func:`run`), ``align_videos`` (:func:`align`), ``weak_foreground`` (:func:`weak`).
 
-``run(ctx, params)`` — find recurring phases with ASOT or CLOT:
+``run(ctx, PhasesRequest) -> PhasesResult`` — find recurring phases with ASOT or CLOT:
   ``video_id`` (or ``video_ids``; all are trained on together and each is predicted), ``k`` (default:
   number of project labels, else 8), ``method`` (``asot`` default, ``clot``), optional ``epochs``, ``seed``.
-  Writes ``results/phases_job<id>_video<vid>.npz`` (``clusters [T]``, ``plan [T, K]``, ``similarity
-  [T, K]``, ``fps``, ``k``, ``method``) per video; nothing is written to the segment table until a person
-  turns a cluster into a label (:func:`cluster_to_label`). Result: ``{"method", "k", "videos": {vid:
-  {"result_path", "n_frames", "n_segments"}}}``.
+  Saves one prediction per video (``results/phases_job<id>_video<vid>.npz``: segments, ``clusters [T]``,
+  the plan ``"frames×clusters" [T, K]``, frame scores = similarity ``[T, K]``, meta ``k``, ``method``);
+  nothing is written to the segment table until a person turns a cluster into a label
+  (:func:`cluster_to_label`).
 
-``align(ctx, params)`` — VAOT alignment of ``video_a`` to ``video_b`` on their features (optional
-  ``eps``, ``alpha``, ``radius``, ``zeta``). Writes ``results/align_job<id>.npz`` (``plan [N+1, M+1]``,
-  ``match [N]`` (−1 = background), ``match_back [M]``, ``fps_a``, ``fps_b``). Result: ``{"result_path",
-  "video_a", "video_b", "matched_fraction"}``.
+``align(ctx, AlignRequest) -> AlignResult`` — VAOT alignment of ``video_a`` to ``video_b`` on their
+  features (optional ``eps``, ``alpha``, ``radius``, ``zeta``, ``rho``). Saves ``results/align_job<id>.npz``:
+  the plan ``"frames×frames" [N+1, M+1]``, arrays ``match [N]`` (−1 = background) and ``match_back [M]``,
+  ``fps`` of video a, meta ``fps_b``.
 
-``weak(ctx, params)`` — CASE foreground probability from video-level labels: the project's videos that
-  carry video-level labels (``params["video_labels"] = {video_id: [label, ...]}``, default: the set of
-  labels of each video's manual/corrected segments) train CASE; every video with features gets a
-  foreground curve. Writes ``results/weak_job<id>_video<vid>.npz`` (``p_fg``, ``p_att``, ``p_clu`` [T],
-  ``fps``). Result: ``{"classes", "videos": {vid: {"result_path"}}}``.
+``weak(ctx, WeakRequest) -> WeakResult`` — CASE foreground probability from video-level labels: the
+  project's videos that carry video-level labels (``video_labels = {video_id: [label, ...]}``, default:
+  the set of labels of each video's manual/corrected segments) train CASE; every video with features
+  gets a foreground curve, saved as ``results/weak_job<id>_video<vid>.npz`` (frame scores = ``p_fg [T]``,
+  arrays ``p_att``, ``p_clu``).
 
-All arrays are float32/int64 ``.npz`` files under ``settings.data_dir / "results"``; paths in the
-results are relative to the data dir (:func:`load_result` reads them back).
+Every file is written by :func:`otcore.store.predictions.save_prediction`; paths in the results are
+relative to the data dir.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
 
-import numpy as np
+from otcore.paths import data_path, data_relative
 
-from otcore.jobs.files import data_absolute as _abs
-from otcore.jobs.files import data_relative as _rel
-from otcore.jobs.files import job_settings as _settings
+if TYPE_CHECKING:
+    from otcore.jobs.context import JobContext
+    from otcore.settings import Settings
+    from otcore.store import Store
+    from otcore.types import VideoFeatures
 
-__all__ = ["run", "align", "weak", "load_result", "cluster_to_label", "default_k", "RESULTS_DIR"]
+__all__ = [
+    "run",
+    "align",
+    "weak",
+    "cluster_to_label",
+    "default_k",
+    "RESULTS_DIR",
+    "PHASE_PLAN",
+    "ALIGN_PLAN",
+    "PhasesRequest",
+    "PhasesResult",
+    "PhasesVideo",
+    "AlignRequest",
+    "AlignResult",
+    "WeakRequest",
+    "WeakResult",
+    "WeakVideo",
+]
 
 RESULTS_DIR = "results"
+#: The name of the plan a phases prediction keeps, and of an alignment's plan.
+PHASE_PLAN = "frames×clusters"
+ALIGN_PLAN = "frames×frames"
 
 
-def _out_dir(settings: Any) -> Path:
-    d = Path(settings.data_dir) / RESULTS_DIR
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+@dataclass(frozen=True)
+class PhasesRequest:
+    """Find ``k`` recurring phases in one video (``video_id``) or several trained together (``video_ids``)."""
+
+    kind: ClassVar[str] = "find_phases"
+    video_id: int | None = None
+    video_ids: tuple[int, ...] | None = None
+    k: int | None = None
+    method: str = "asot"
+    epochs: int | None = None
+    seed: int | None = None  # None: 0
 
 
-def default_k(store: Any, project_id: int | None) -> int:
+@dataclass(frozen=True)
+class PhasesVideo:
+    result_path: str
+    n_frames: int
+    n_segments: int
+
+
+@dataclass(frozen=True)
+class PhasesResult:
+    method: str
+    k: int
+    videos: dict[int, PhasesVideo]
+
+
+@dataclass(frozen=True)
+class AlignRequest:
+    """Align ``video_a`` to ``video_b`` (VAOT); unset settings keep :class:`~otcore.methods.align.AlignSettings`'."""
+
+    kind: ClassVar[str] = "align_videos"
+    video_a: int
+    video_b: int
+    eps: float | None = None
+    alpha: float | None = None
+    radius: float | None = None
+    zeta: float | None = None
+    rho: float | None = None
+
+
+@dataclass(frozen=True)
+class AlignResult:
+    result_path: str
+    video_a: int
+    video_b: int
+    matched_fraction: float
+
+
+@dataclass(frozen=True)
+class WeakRequest:
+    """CASE foreground of every video of a project from video-level labels."""
+
+    kind: ClassVar[str] = "weak_foreground"
+    project_id: int | None = None
+    video_labels: dict[int, tuple[str, ...]] | None = None
+    k: int | None = None  # None: 16 clusters
+    epochs: int | None = None
+    seed: int | None = None  # None: 0
+
+
+@dataclass(frozen=True)
+class WeakVideo:
+    result_path: str
+
+
+@dataclass(frozen=True)
+class WeakResult:
+    classes: tuple[str, ...]
+    videos: dict[int, WeakVideo]
+
+
+def default_k(store: Store, project_id: int | None) -> int:
     """Number of clusters to propose: the project's label count (≥ 2), else 8."""
     if project_id is None:
         return 8
@@ -53,38 +141,36 @@ def default_k(store: Any, project_id: int | None) -> int:
     return n if n >= 2 else 8
 
 
-def load_result(settings: Any, path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a result file written by these jobs (path absolute or relative to the data dir)."""
-    with np.load(_abs(settings, str(path)), allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+def _features(ctx: JobContext, video_id: int) -> VideoFeatures:
+    from otcore.video.cache import load_video_features
 
-
-def _features(ctx: Any, video_id: int) -> Any:
-    from otcore.service import load_video_features
-
-    feats = load_video_features(ctx.store, _settings(ctx), int(video_id))
+    feats = load_video_features(ctx.store, ctx.store.data_dir or ctx.job_settings.data_dir, int(video_id))
     if feats is None:
         raise ValueError(f"video {video_id} has no features yet: extract features first")
     return feats
 
 
-def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def run(ctx: JobContext, request: PhasesRequest) -> PhasesResult:
     """The ``find_phases`` job (see the module docstring)."""
-    from dataclasses import replace
-
     import torch
 
     from otcore.methods.asot import ASOT, ASOTConfig
     from otcore.methods.clot import CLOT, CLOTConfig
+    from otcore.store.predictions import SavedPrediction, save_prediction
 
-    settings = _settings(ctx)
-    ids = [int(v) for v in (params.get("video_ids") or [params["video_id"]])]
-    method = str(params.get("method", "asot")).lower()
+    settings = ctx.job_settings
+    if request.video_ids:
+        ids = list(request.video_ids)
+    elif request.video_id is not None:
+        ids = [request.video_id]
+    else:
+        raise ValueError("find_phases needs a video_id or video_ids")
+    method = request.method.lower()
     first = ctx.store.get_video(ids[0])
-    k = int(params.get("k") or default_k(ctx.store, first.project_id if first else None))
+    k = int(request.k or default_k(ctx.store, first.project_id if first else None))
     ctx.progress(0.0, f"loading features of {len(ids)} video(s)")
     feats = [_features(ctx, v) for v in ids]
-    seed = int(params.get("seed", 0))
+    seed = request.seed or 0
     torch.manual_seed(seed)
     if method == "clot":
         cfg: ASOTConfig = CLOTConfig(n_clusters=k, seed=seed)
@@ -93,8 +179,8 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         cfg, cls = ASOTConfig(n_clusters=k, seed=seed), ASOT
     else:
         raise ValueError(f"unknown method {method!r} (asot or clot)")
-    if params.get("epochs") is not None:
-        cfg = replace(cfg, epochs=int(params["epochs"]))
+    if request.epochs is not None:
+        cfg = replace(cfg, epochs=int(request.epochs))
     model = cls(feats[0].features.shape[1], cfg)
 
     def prog(frac: float, msg: str) -> None:
@@ -102,33 +188,26 @@ def run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         ctx.progress(0.05 + 0.85 * frac, msg)
 
     model.fit([f.features.float() for f in feats], prog)
-    out: dict[str, Any] = {}
+    out: dict[int, PhasesVideo] = {}
     for vid, f in zip(ids, feats):
         pred = model.predict(f.features.float(), float(f.fps))
-        path = _out_dir(settings) / f"phases_job{ctx.job_id}_video{vid}.npz"
-        np.savez_compressed(
-            path,
-            clusters=pred.clusters.numpy().astype(np.int64),
-            plan=pred.plans["frames×clusters"].numpy().astype(np.float32),
-            similarity=pred.frame_scores.numpy().astype(np.float32),
-            fps=np.float64(f.fps),
-            k=np.int64(k),
-            method=np.array(method),
+        pred = replace(pred, plans={PHASE_PLAN: pred.plans[PHASE_PLAN]})
+        saved = SavedPrediction.of(pred, float(f.fps), meta={"k": k, "method": method})
+        path = save_prediction(settings.results_dir / f"phases_job{ctx.job_id}_video{vid}.npz", saved)
+        out[vid] = PhasesVideo(
+            result_path=data_relative(settings.data_dir, path),
+            n_frames=int(f.features.shape[0]),
+            n_segments=len(pred.segments),
         )
-        out[str(vid)] = {
-            "result_path": _rel(settings, path),
-            "n_frames": int(f.features.shape[0]),
-            "n_segments": len(pred.segments),
-        }
     ctx.progress(1.0, "done")
-    return {"method": method, "k": k, "videos": out}
+    return PhasesResult(method=method, k=k, videos=out)
 
 
 def cluster_to_label(
-    store: Any,
-    settings: Any,
+    store: Store,
+    settings: Settings,
     video_id: int,
-    result_path: str | Path,
+    result_path: str,
     cluster: int,
     label: str,
     min_duration: float = 0.0,
@@ -138,13 +217,15 @@ def cluster_to_label(
     The video's other active predicted segments are kept (those already named ``label`` are replaced),
     manual/corrected segments are never touched. Returns the ids of all active predicted segments.
     """
-    from otcore.methods._unsup import labels_to_segments
     from otcore.store.edits import EditLog
+    from otcore.store.predictions import load_prediction
     from otcore.types import Segment
 
-    res = load_result(settings, result_path)
-    fps = float(res["fps"])
-    runs = [s for s in labels_to_segments(res["clusters"], fps) if s.label == f"cluster {int(cluster)}"]
+    res = load_prediction(data_path(settings.data_dir, result_path))
+    if res.clusters is None:
+        raise ValueError(f"{result_path} holds no clusters (not a find_phases result)")
+    # the saved segments are the maximal runs of each cluster, named "cluster k"
+    runs = [s for s in res.segments if s.label == f"cluster {int(cluster)}"]
     new = [Segment(label, s.start, s.end, 1.0) for s in runs if s.duration >= min_duration]
     log = EditLog(store)
     keep = [
@@ -155,56 +236,64 @@ def cluster_to_label(
     return log.replace_predictions(video_id, keep + new, method="phases")
 
 
-def align(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def align(ctx: JobContext, request: AlignRequest) -> AlignResult:
     """The ``align_videos`` job (see the module docstring)."""
     from otcore.methods.align import AlignSettings, align_videos
+    from otcore.store.predictions import SavedPrediction, save_prediction
 
-    settings = _settings(ctx)
-    va, vb = int(params["video_a"]), int(params["video_b"])
+    settings = ctx.job_settings
+    va, vb = request.video_a, request.video_b
     ctx.progress(0.0, "loading features")
     fa, fb = _features(ctx, va), _features(ctx, vb)
+    d = AlignSettings()
     st = AlignSettings(
-        **{
-            k: float(params[k])
-            for k in ("eps", "alpha", "radius", "zeta", "rho")
-            if params.get(k) is not None
-        }
+        eps=d.eps if request.eps is None else float(request.eps),
+        alpha=d.alpha if request.alpha is None else float(request.alpha),
+        radius=d.radius if request.radius is None else float(request.radius),
+        zeta=d.zeta if request.zeta is None else float(request.zeta),
+        rho=d.rho if request.rho is None else float(request.rho),
     )
     ctx.check_cancelled()
     ctx.progress(0.2, "aligning")
     res = align_videos(fa.features.float(), fb.features.float(), st)
-    path = _out_dir(settings) / f"align_job{ctx.job_id}.npz"
-    np.savez_compressed(
-        path,
-        plan=res.plan.numpy().astype(np.float32),
-        match=res.match.numpy().astype(np.int64),
-        match_back=res.match_back.numpy().astype(np.int64),
-        fps_a=np.float64(fa.fps),
-        fps_b=np.float64(fb.fps),
+    import numpy as np
+
+    saved = SavedPrediction(
+        fps=float(fa.fps),
+        plans={ALIGN_PLAN: res.plan.numpy().astype(np.float32)},
+        arrays={
+            "match": res.match.numpy().astype(np.int64),
+            "match_back": res.match_back.numpy().astype(np.int64),
+        },
+        meta={"fps_b": float(fb.fps)},
     )
+    path = save_prediction(settings.results_dir / f"align_job{ctx.job_id}.npz", saved)
     ctx.progress(1.0, "done")
-    return {
-        "result_path": _rel(settings, path),
-        "video_a": va,
-        "video_b": vb,
-        "matched_fraction": float((res.match >= 0).float().mean()),
-    }
+    return AlignResult(
+        result_path=data_relative(settings.data_dir, path),
+        video_a=va,
+        video_b=vb,
+        matched_fraction=float((res.match >= 0).float().mean()),
+    )
 
 
-def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
+def weak(ctx: JobContext, request: WeakRequest) -> WeakResult:
     """The ``weak_foreground`` job (see the module docstring)."""
-    from dataclasses import replace
+    import torch
 
     from otcore.methods.case import CASE, CASEConfig
     from otcore.store.edits import EditLog
+    from otcore.store.predictions import SavedPrediction, save_prediction
+    from otcore.types import Prediction
+    from otcore.video.cache import load_video_features
 
-    settings = _settings(ctx)
+    settings = ctx.job_settings
     store = ctx.store
-    project_id = params.get("project_id") or ctx.job.project_id
+    project_id = request.project_id or ctx.job.project_id
     if project_id is None:
-        raise ValueError("weak_foreground needs params['project_id']")
+        raise ValueError("weak_foreground needs a project_id")
     videos = store.list_videos(int(project_id))
-    given = {int(k): list(v) for k, v in (params.get("video_labels") or {}).items()}
+    given = {int(k): list(v) for k, v in (request.video_labels or {}).items()}
     log = EditLog(store)
     vlabels: dict[int, list[str]] = {}
     for v in videos:
@@ -214,19 +303,16 @@ def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
             names = sorted({s.label for s in log.segments(v.id, sources=("manual", "corrected"))})
             if names:
                 vlabels[v.id] = names
-    from otcore.service import load_video_features
-
-    feats = {v.id: load_video_features(store, settings, v.id) for v in videos}
-    feats = {k: f for k, f in feats.items() if f is not None}
+    data_dir = store.data_dir or settings.data_dir
+    loaded = {v.id: load_video_features(store, data_dir, v.id) for v in videos}
+    feats = {k: f for k, f in loaded.items() if f is not None}
     train_ids = [vid for vid in vlabels if vid in feats and vlabels[vid]]
     if not train_ids:
         raise ValueError("no video with features has video-level labels (mark at least one segment)")
     classes = sorted({c for vid in train_ids for c in vlabels[vid]})
-    cfg = CASEConfig(seed=int(params.get("seed", 0)), n_clusters=int(params.get("k", 16)))
-    if params.get("epochs") is not None:
-        cfg = replace(cfg, epochs=int(params["epochs"]))
-    import torch
-
+    cfg = CASEConfig(seed=request.seed or 0, n_clusters=request.k or 16)
+    if request.epochs is not None:
+        cfg = replace(cfg, epochs=int(request.epochs))
     torch.manual_seed(cfg.seed)
     model = CASE(next(iter(feats.values())).features.shape[1], len(classes), cfg)
 
@@ -239,17 +325,16 @@ def weak(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
         [[classes.index(c) for c in vlabels[v]] for v in train_ids],
         prog,
     )
-    out: dict[str, Any] = {}
+    out: dict[int, WeakVideo] = {}
     for vid, f in feats.items():
         o = model.infer(f.features.float())
-        path = _out_dir(settings) / f"weak_job{ctx.job_id}_video{vid}.npz"
-        np.savez_compressed(
-            path,
-            p_fg=o.p_fg.numpy().astype(np.float32),
-            p_att=o.p_att.numpy().astype(np.float32),
-            p_clu=o.p_clu.numpy().astype(np.float32),
-            fps=np.float64(f.fps),
+        saved = SavedPrediction.of(
+            Prediction(segments=[], frame_scores=o.p_fg),
+            float(f.fps),
+            class_names=classes,
+            arrays={"p_att": o.p_att, "p_clu": o.p_clu},
         )
-        out[str(vid)] = {"result_path": _rel(settings, path)}
+        path = save_prediction(settings.results_dir / f"weak_job{ctx.job_id}_video{vid}.npz", saved)
+        out[vid] = WeakVideo(result_path=data_relative(settings.data_dir, path))
     ctx.progress(1.0, "done")
-    return {"classes": classes, "videos": out}
+    return WeakResult(classes=tuple(classes), videos=out)

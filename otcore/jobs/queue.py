@@ -22,15 +22,19 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+if TYPE_CHECKING:
+    from otcore.jobs.spec import JobRequest
 
-from otcore.store.api import JobInfo, NotFoundError, Store, StoreError, _job
-from otcore.store.models import Job, Project, utcnow
+from otcore.settings import DEFAULT_STALE_SECONDS, env_job_stale_seconds
+from otcore.store import JobInfo, Store, StoreError
+from otcore.store.jobrows import ClaimedBy
+from otcore.store.models import utcnow
 
 __all__ = [
     "submit",
+    "submit_request",
     "get_job",
     "list_jobs",
     "request_cancel",
@@ -49,16 +53,11 @@ __all__ = [
 
 log = logging.getLogger("otcore.jobs.queue")
 
-#: A running job whose heartbeat is older than this is failed (override: ``OTSTUDIO_JOB_STALE_SECONDS``).
-DEFAULT_STALE_SECONDS = 60.0
-
 
 def stale_timeout() -> float:
-    """Seconds without heartbeat after which a running job counts as dead."""
-    try:
-        return float(os.environ.get("OTSTUDIO_JOB_STALE_SECONDS", DEFAULT_STALE_SECONDS))
-    except ValueError:
-        return DEFAULT_STALE_SECONDS
+    """Seconds without heartbeat after which a running job counts as dead
+    (``OTSTUDIO_JOB_STALE_SECONDS``, default :data:`DEFAULT_STALE_SECONDS`)."""
+    return env_job_stale_seconds()
 
 
 def hostname() -> str:
@@ -96,35 +95,24 @@ def _json_safe(value: Any, what: str) -> Any:
 def submit(
     store: Store, kind: str, params: dict[str, Any] | None = None, project_id: int | None = None
 ) -> int:
-    """Queue a job of ``kind`` with JSON-able ``params``; returns its id."""
+    """Queue a job of ``kind`` with JSON-able ``params`` (a request's JSON form); returns its id.
+    Pages and the CLI go through :func:`submit_request` (via ``otcore.service``) instead."""
     params = _json_safe(dict(params or {}), "job params")
-    with store.write() as s:
-        if project_id is not None and s.get(Project, project_id) is None:
-            raise NotFoundError(f"no project with id {project_id}")
-        row = Job(
-            kind=kind,
-            params=params,
-            project_id=project_id,
-            status="queued",
-            progress=0.0,
-            message="queued",
-            cancel_requested=False,
-            created_at=utcnow(),
-        )
-        s.add(row)
-        s.flush()
-        return int(row.id)
+    return store.jobs.insert(kind, params, project_id)
+
+
+def submit_request(store: Store, request: JobRequest, project_id: int | None = None) -> int:
+    """Queue the job a typed request asks for (``request.kind``); returns its id."""
+    from otcore.jobs.spec import to_json
+
+    return submit(store, request.kind, to_json(request), project_id=project_id)
 
 
 def get_job(store: Store, job_id: int, reap: bool = True) -> JobInfo:
     """The job ``job_id`` (stale running jobs are reaped first); :class:`NotFoundError` if absent."""
     if reap:
         reap_stale(store)
-    with store.read() as s:
-        row = s.get(Job, job_id)
-        if row is None:
-            raise NotFoundError(f"no job with id {job_id}")
-        return _job(row)
+    return store.jobs.get(job_id)
 
 
 def list_jobs(
@@ -138,50 +126,20 @@ def list_jobs(
     """Jobs, newest first, optionally filtered by project, kind and status (stale ones reaped first)."""
     if reap:
         reap_stale(store)
-    with store.read() as s:
-        q = select(Job)
-        if project_id is not None:
-            q = q.where(Job.project_id == project_id)
-        if kind is not None:
-            q = q.where(Job.kind == kind)
-        if status is not None:
-            q = q.where(Job.status.in_([status] if isinstance(status, str) else list(status)))
-        q = q.order_by(Job.id.desc())
-        if limit is not None:
-            q = q.limit(limit)
-        return [_job(r) for r in s.scalars(q)]
+    statuses = None if status is None else ([status] if isinstance(status, str) else list(status))
+    return store.jobs.select(project_id=project_id, kind=kind, status=statuses, limit=limit)
 
 
 def request_cancel(store: Store, job_id: int) -> JobInfo:
     """Cancel a job: a queued job is cancelled at once; a running job gets ``cancel_requested``
     and stops at its next check between steps; a finished job is left as it is."""
-    with store.write() as s:
-        row = s.get(Job, job_id)
-        if row is None:
-            raise NotFoundError(f"no job with id {job_id}")
-        now = utcnow()
-        if row.status == "queued":
-            s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == "queued")
-                .values(
-                    status="cancelled",
-                    cancel_requested=True,
-                    message="cancelled before it started",
-                    finished_at=now,
-                )
-            )
-        elif row.status == "running":
-            s.execute(
-                update(Job).where(Job.id == job_id, Job.status == "running").values(cancel_requested=True)
-            )
+    store.jobs.request_cancel(job_id)
     return get_job(store, job_id, reap=False)
 
 
 def is_cancel_requested(store: Store, job_id: int) -> bool:
     """True when someone asked to cancel the job."""
-    with store.read() as s:
-        return bool(s.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+    return store.jobs.cancel_requested(job_id)
 
 
 def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> JobInfo | None:
@@ -191,35 +149,13 @@ def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> 
     WHERE id = :id AND status = 'queued'``; a row count of 1 means this worker won it, 0 that
     another worker was faster (try the next). Returns the claimed job or None.
     """
-    pid, host = os.getpid(), hostname()
+    by = ClaimedBy(worker_id=worker_id, pid=os.getpid(), host=hostname())
     for _ in range(5):
-        with store.read() as s:
-            q = select(Job.id).where(Job.status == "queued")
-            if kinds is not None:
-                q = q.where(Job.kind.in_(list(kinds)))
-            candidates = list(s.scalars(q.order_by(Job.id).limit(10)))
+        candidates = store.jobs.queued_ids(kinds, limit=10)
         if not candidates:
             return None
         for job_id in candidates:
-            now = utcnow()
-            with store.write() as s:
-                res = s.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.status == "queued")
-                    .values(
-                        status="running",
-                        worker_id=worker_id,
-                        worker_pid=pid,
-                        worker_host=host,
-                        started_at=now,
-                        heartbeat_at=now,
-                        progress=0.0,
-                        message="started",
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                won = res.rowcount == 1
-            if won:
+            if store.jobs.claim(job_id, by):
                 return get_job(store, job_id, reap=False)
     return None
 
@@ -238,20 +174,12 @@ def heartbeat(
         values["progress"] = min(max(float(progress), 0.0), 1.0)
     if message is not None:
         values["message"] = str(message)
-    with store.write() as s:
-        q = update(Job).where(Job.id == job_id, Job.status == "running")
-        if worker_id is not None:
-            q = q.where(Job.worker_id == worker_id)
-        return s.execute(q.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    return store.jobs.update_running(job_id, worker_id, **values)
 
 
 def _finish(store: Store, job_id: int, worker_id: str | None, **values: Any) -> bool:
     values.setdefault("finished_at", utcnow())
-    with store.write() as s:
-        q = update(Job).where(Job.id == job_id, Job.status == "running")
-        if worker_id is not None:
-            q = q.where(Job.worker_id == worker_id)
-        return s.execute(q.values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    return store.jobs.update_running(job_id, worker_id, **values)
 
 
 def finish(
@@ -295,10 +223,8 @@ def reap_stale(store: Store, timeout: float | None = None, now: datetime | None 
     timeout = stale_timeout() if timeout is None else float(timeout)
     now = now or utcnow()
     host = hostname()
-    with store.read() as s:
-        running = list(s.scalars(select(Job).where(Job.status == "running")))
     reaped = []
-    for job in running:
+    for job in store.jobs.running():
         reason = None
         if job.worker_host == host and job.worker_pid is not None and not pid_alive(job.worker_pid):
             reason = f"worker process {job.worker_pid} is gone"
@@ -315,19 +241,8 @@ def reap_stale(store: Store, timeout: float | None = None, now: datetime | None 
             f"worker stopped while running: {reason} (at {job.progress:.0%}: {job.message or '-'}); "
             "inputs and annotations are unchanged, submit the job again"
         )
-        with store.write() as s:
-            q = update(Job).where(Job.id == job.id, Job.status == "running")
-            if job.heartbeat_at is None:
-                q = q.where(Job.heartbeat_at.is_(None))
-            else:
-                q = q.where(Job.heartbeat_at == job.heartbeat_at)
-            res = s.execute(
-                q.values(status="failed", message=msg, error=msg, finished_at=now).execution_options(
-                    synchronize_session=False
-                )
-            )
-            if res.rowcount == 1:
-                reaped.append(job.id)
+        if store.jobs.fail_if_unchanged(job, msg, now):
+            reaped.append(job.id)
     for job_id in reaped:
         _run_abandon_hook(store, job_id)
     return reaped

@@ -1,26 +1,66 @@
-"""Job kinds: a name → ``"module:function"`` table, imported only when a job runs.
+"""Job kinds: kind → (request type, function, result type), imported only when a job runs.
 
-A job function has the signature ``def run(ctx: JobContext, params: dict) -> dict``.
-Keeping the targets as strings keeps ``import otcore.jobs`` light (no torch) and lets a
-missing optional piece fail only the jobs that need it.
+A job function has the signature ``def run(ctx: JobContext, request: Request) -> Result``
+where ``Request`` and ``Result`` are frozen dataclasses of the job's module (the request
+names its kind in ``kind: ClassVar[str]``). The worker reads the row's parameters into the
+request and writes the result back with :mod:`otcore.jobs.spec`, the one codec.
+
+The table holds names, not objects, so ``import otcore.jobs`` stays light (no torch) and a
+missing optional piece fails only the jobs that need it.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JOB_KINDS", "ABANDON_HOOKS", "UnknownJobKind", "resolve", "register", "abandon_hook"]
+__all__ = [
+    "JOB_KINDS",
+    "ABANDON_HOOKS",
+    "JobKind",
+    "LoadedKind",
+    "UnknownJobKind",
+    "resolve",
+    "load_kind",
+    "register",
+    "abandon_hook",
+]
 
-JOB_KINDS: dict[str, str] = {
-    "extract_features": "otcore.jobs.extract:run",
-    "train_fewshot": "otcore.jobs.fewshot:train",
-    "predict_fewshot": "otcore.jobs.fewshot:predict",
-    "find_phases": "otcore.jobs.phases:run",
-    "align_videos": "otcore.jobs.phases:align",
-    "weak_foreground": "otcore.jobs.phases:weak",
-    "sleep": "otcore.jobs.builtin:sleep",
+
+@dataclass(frozen=True)
+class JobKind:
+    """Where a job kind lives: ``module`` holds its ``request`` type, ``function`` and ``result`` type."""
+
+    module: str
+    request: str
+    function: str
+    result: str
+
+    @property
+    def target(self) -> str:
+        """``"module:function"``."""
+        return f"{self.module}:{self.function}"
+
+
+@dataclass(frozen=True)
+class LoadedKind:
+    """A job kind's request type, function and result type, imported."""
+
+    request: type[Any]
+    function: Callable[[Any, Any], Any]
+    result: type[Any]
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    "extract_features": JobKind("otcore.jobs.extract", "ExtractRequest", "run", "ExtractResult"),
+    "train_fewshot": JobKind("otcore.jobs.fewshot", "TrainRequest", "train", "TrainResult"),
+    "predict_fewshot": JobKind("otcore.jobs.fewshot", "PredictRequest", "predict", "PredictResult"),
+    "find_phases": JobKind("otcore.jobs.phases", "PhasesRequest", "run", "PhasesResult"),
+    "align_videos": JobKind("otcore.jobs.phases", "AlignRequest", "align", "AlignResult"),
+    "weak_foreground": JobKind("otcore.jobs.phases", "WeakRequest", "weak", "WeakResult"),
+    "sleep": JobKind("otcore.jobs.builtin", "SleepRequest", "sleep", "SleepResult"),
 }
 
 #: Optional clean-up per job kind, called as ``hook(store, job_info)`` after a job was found
@@ -35,22 +75,31 @@ class UnknownJobKind(LookupError):
     """No job function is registered under that kind."""
 
 
-def register(kind: str, target: str) -> None:
-    """Register (or replace) a job kind: ``target`` is ``"package.module:function"``."""
-    if ":" not in target:
-        raise ValueError(f"job target must be 'module:function', got {target!r}")
-    JOB_KINDS[kind] = target
+def register(kind: str, spec: JobKind) -> None:
+    """Register (or replace) a job kind."""
+    JOB_KINDS[kind] = spec
 
 
-def resolve(kind: str) -> Callable[[Any, dict[str, Any]], Any]:
-    """Import and return the function of job ``kind``; :class:`UnknownJobKind` when the kind is
-    not registered, ImportError/AttributeError when its module or function is missing."""
+def _spec(kind: str) -> JobKind:
     try:
-        target = JOB_KINDS[kind]
+        return JOB_KINDS[kind]
     except KeyError:
         raise UnknownJobKind(f"unknown job kind {kind!r} (known: {', '.join(sorted(JOB_KINDS))})") from None
-    module, _, func = target.partition(":")
-    return getattr(importlib.import_module(module), func)
+
+
+def load_kind(kind: str) -> LoadedKind:
+    """Import the request type, function and result type of ``kind``; :class:`UnknownJobKind`
+    when the kind is not registered, ImportError/AttributeError when a piece is missing."""
+    spec = _spec(kind)
+    module = importlib.import_module(spec.module)
+    return LoadedKind(
+        getattr(module, spec.request), getattr(module, spec.function), getattr(module, spec.result)
+    )
+
+
+def resolve(kind: str) -> Callable[[Any, Any], Any]:
+    """The function of job ``kind`` (see :func:`load_kind`)."""
+    return load_kind(kind).function
 
 
 def abandon_hook(kind: str) -> Callable[[Any, Any], Any] | None:

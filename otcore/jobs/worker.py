@@ -36,9 +36,10 @@ from typing import IO, Any
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext, WorkerStopping
-from otcore.jobs.registry import UnknownJobKind, resolve
+from otcore.jobs.registry import UnknownJobKind, load_kind
+from otcore.jobs.spec import JobSpecError, from_json, to_json
 from otcore.settings import Settings, load_settings
-from otcore.store.api import JobInfo, Store
+from otcore.store import JobInfo, Store
 
 try:
     import fcntl
@@ -48,6 +49,7 @@ except ImportError:  # pragma: no cover - Windows
 __all__ = [
     "run_worker",
     "run_job",
+    "execute",
     "main",
     "start_worker_process",
     "ensure_worker",
@@ -137,6 +139,17 @@ def worker_alive(settings: Settings) -> bool:
 # ---------------------------------------------------------------------------- running jobs
 
 
+def execute(ctx: JobContext, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Run job ``kind`` in ``ctx`` on the row form of its request and return the row form of its
+    result: read ``params`` into the kind's request type, call its function, check and write the
+    result. What :func:`run_job` does between claiming and recording."""
+    loaded = load_kind(kind)
+    result = loaded.function(ctx, from_json(loaded.request, params))
+    if not isinstance(result, loaded.result):
+        raise JobSpecError(f"expected {loaded.result.__name__}, got {type(result).__name__}")
+    return to_json(result)
+
+
 def run_job(
     store: Store,
     settings: Settings | None,
@@ -152,7 +165,7 @@ def run_job(
         store, settings, job.id, worker_id, heartbeat_interval=heartbeat_interval, stop_event=stop_event
     )
     try:
-        fn = resolve(job.kind)
+        kind = load_kind(job.kind)
     except UnknownJobKind as exc:
         queue.fail(store, job.id, str(exc), worker_id=worker_id)
         return "failed"
@@ -165,11 +178,16 @@ def run_job(
             worker_id=worker_id,
         )
         return "failed"
+    try:
+        request = from_json(kind.request, job.params)
+    except JobSpecError as exc:
+        queue.fail(store, job.id, f"bad parameters for job kind {job.kind!r}: {exc}", worker_id=worker_id)
+        return "failed"
     ctx.start_heartbeat()
     outcome: tuple[str, Any, str | None]
     try:
         ctx.check_cancelled()
-        result = fn(ctx, dict(job.params))
+        result = kind.function(ctx, request)
         outcome = ("done", result, None)
     except WorkerStopping:
         outcome = (
@@ -190,12 +208,10 @@ def run_job(
         ctx.stop_heartbeat()
     status, payload, tb = outcome
     if status == "done":
-        if payload is None:
-            payload = {}
-        elif not isinstance(payload, dict):
-            payload = {"value": payload}
         try:
-            queue.finish(store, job.id, payload, worker_id=worker_id)
+            if not isinstance(payload, kind.result):
+                raise JobSpecError(f"expected {kind.result.__name__}, got {type(payload).__name__}")
+            queue.finish(store, job.id, to_json(payload), worker_id=worker_id)
         except Exception as exc:  # noqa: BLE001 - e.g. a result that is not JSON-able
             queue.fail(store, job.id, f"job result could not be stored: {exc}", worker_id=worker_id)
             return "failed"
@@ -272,16 +288,7 @@ def start_worker_process(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_path or settings.data_dir / LOG_FILE
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env["OTSTUDIO_DATA_DIR"] = str(settings.data_dir)
-    env["OTSTUDIO_DATABASE_URL"] = settings.database_url
-    env["OTSTUDIO_CLIP_MODEL"] = settings.clip_model
-    env["OTSTUDIO_CLIP_PRETRAINED"] = settings.clip_pretrained
-    env["OTSTUDIO_MAX_UPLOAD_MB"] = str(settings.max_upload_mb)
-    if settings.clip_weights_file:
-        env["OTSTUDIO_CLIP_WEIGHTS"] = str(settings.clip_weights_file)
-    pkg_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, env.get("PYTHONPATH")) if p)
+    env = settings.worker_environment(pythonpath=str(Path(__file__).resolve().parents[2]))
     cmd = [sys.executable, "-m", "otcore", "worker", "--data-dir", str(settings.data_dir)]
     if exclusive:
         cmd.append("--exclusive")
@@ -355,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         log.info("signal %s: stopping after the current step", signum)
         stop.set()
 
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if args.parent_pid:
 
         def _follow_parent() -> None:

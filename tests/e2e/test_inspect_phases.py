@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobContext
-from otcore.jobs.phases import align, run
+from otcore.jobs.worker import execute
 from otcore.settings import load_settings
 from otcore.store import EditLog, Store
 
@@ -55,15 +56,16 @@ def _add(store, settings, project_id: int, src: Path, seed: int):
     return video
 
 
-def _work(store, settings, kind, fn):
+def _work(store, settings, kind):
     job = queue.claim_next(store, "w1", kinds=[kind])
     assert job is not None
     ctx = JobContext(store, settings, job.id, worker_id="w1")
-    result = fn(ctx, dict(job.params))
+    result = execute(ctx, kind, dict(job.params))
     ctx.flush()
     queue.finish(store, job.id, result, worker_id="w1")
 
 
+@pytest.mark.slow
 def test_find_phases_lane_label_and_alignment(data_dir: Path, shared_data: Path, monkeypatch):
     monkeypatch.setenv("OTSTUDIO_NO_WORKER", "1")
     settings = load_settings(data_dir)
@@ -83,7 +85,7 @@ def test_find_phases_lane_label_and_alignment(data_dir: Path, shared_data: Path,
     jobs = queue.list_jobs(store, project_id=p.id, kind="find_phases")
     assert len(jobs) == 1 and jobs[0].params == {"video_id": a.id, "k": 3, "method": "asot"}
 
-    _work(store, settings, "find_phases", run)
+    _work(store, settings, "find_phases")
     at.run()
     assert not at.exception, at.exception
     charts = [c for c in at.get("plotly_chart")]
@@ -96,7 +98,7 @@ def test_find_phases_lane_label_and_alignment(data_dir: Path, shared_data: Path,
     assert preds and {s.label for s in preds} == {"lift"}
 
     at.button(key=f"align_go_{a.id}").click().run()
-    _work(store, settings, "align_videos", align)
+    _work(store, settings, "align_videos")
     at.run()
     assert not at.exception, at.exception
     assert at.slider(key=f"align_row_{a.id}_{b.id}").value == 0

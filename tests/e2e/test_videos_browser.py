@@ -6,7 +6,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from otcore.video.decode import probe
+
+pytestmark = pytest.mark.browser
 
 
 def test_upload_a_video_and_see_it_listed(page, shared_data: Path, streamlit_data_dir: Path):

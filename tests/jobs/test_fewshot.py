@@ -7,7 +7,8 @@ import pytest
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext
-from otcore.jobs.fewshot import load_plans, predict, train
+from otcore.jobs.worker import execute
+from otcore.service import load_prediction
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
 
@@ -52,6 +53,7 @@ def project(settings: Settings, video_with_features):
     store.close()
 
 
+@pytest.mark.slow
 def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     store, p, a, b = project
     manual_before = EditLog(store).segments(a.id, sources=("manual",))
@@ -60,7 +62,7 @@ def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     )
     assert queue.claim_next(store, "w1").id == jid
     ctx = JobContext(store, settings, jid, worker_id="w1")
-    result = train(ctx, dict(queue.get_job(store, jid).params))
+    result = execute(ctx, "train_fewshot", dict(queue.get_job(store, jid).params))
     ctx.flush()
     assert result["labels"] == ["jump", "swing"]
     assert result["n_train_videos"] == 1 and result["n_segments"] == 2
@@ -73,9 +75,9 @@ def test_train_writes_model_predictions_and_plans(settings: Settings, project):
         preds = log.segments(v.id, sources=("predicted",))
         assert info["n_segments"] == len(preds) > 0
         assert all(s.score is not None and s.method == "plot-tal" for s in preds)
-        plans = load_plans(settings.data_dir / info["plans_path"])
-        assert plans["class_names"] == ["jump", "swing"] and plans["levels"] == 2
-        assert set(plans["plans"]) == {f"level{l}/{c}" for l in range(2) for c in ("jump", "swing")}
+        plans = load_prediction(settings, settings.data_dir / info["plans_path"])
+        assert list(plans.class_names) == ["jump", "swing"] and plans.meta["levels"] == 2
+        assert set(plans.plans) == {f"level{l}/{c}" for l in range(2) for c in ("jump", "swing")}
     assert log.segments(a.id, sources=("manual",)) == manual_before  # marks untouched
     job = queue.get_job(store, jid)
     assert job.progress == 1.0 and job.message.startswith("done")
@@ -84,7 +86,9 @@ def test_train_writes_model_predictions_and_plans(settings: Settings, project):
     jid2 = queue.submit(
         store, "predict_fewshot", {"model_path": result["model_path"], "video_ids": [b.id]}, project_id=p.id
     )
-    out = predict(JobContext(store, settings, jid2), dict(queue.get_job(store, jid2).params))
+    out = execute(
+        JobContext(store, settings, jid2), "predict_fewshot", dict(queue.get_job(store, jid2).params)
+    )
     assert list(out["predictions"]) == [str(b.id)]
     assert len(log.segments(b.id, sources=("predicted",))) == out["predictions"][str(b.id)]["n_segments"]
     assert log.segments(a.id, sources=("manual",)) == manual_before
@@ -96,11 +100,15 @@ def test_train_cancel_and_no_marks(settings: Settings, project):
     queue.claim_next(store, "w1")
     queue.request_cancel(store, jid)
     with pytest.raises(JobCancelled):
-        train(JobContext(store, settings, jid, worker_id="w1"), {"method": "prototype", "epochs": 50})
+        execute(
+            JobContext(store, settings, jid, worker_id="w1"),
+            "train_fewshot",
+            {"method": "prototype", "epochs": 50},
+        )
     assert EditLog(store).segments(b.id, sources=("predicted",)) == []
     jid2 = queue.submit(store, "train_fewshot", {"labels": ["nothing"]}, project_id=p.id)
     with pytest.raises(ValueError, match="no video"):
-        train(JobContext(store, settings, jid2), {"labels": ["nothing"]})
+        execute(JobContext(store, settings, jid2), "train_fewshot", {"labels": ["nothing"]})
 
 
 INSPECT_SCRIPT = """
@@ -125,7 +133,9 @@ def test_inspect_view_draws_the_plans(settings: Settings, project):
     assert "No few-shot model" in at.info[0].value
     jid = queue.submit(store, "train_fewshot", {"epochs": 5, "levels": 2}, project_id=p.id)
     queue.claim_next(store, "w")
-    result = train(JobContext(store, settings, jid, worker_id="w"), {"epochs": 5, "levels": 2})
+    result = execute(
+        JobContext(store, settings, jid, worker_id="w"), "train_fewshot", {"epochs": 5, "levels": 2}
+    )
     assert queue.finish(store, jid, result=result, worker_id="w")
     at = AppTest.from_string(INSPECT_SCRIPT, default_timeout=60).run()
     assert not at.exception, at.exception

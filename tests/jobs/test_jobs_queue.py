@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import is_dataclass
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import update
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext
-from otcore.jobs.registry import JOB_KINDS, UnknownJobKind, resolve
+from otcore.jobs.registry import JOB_KINDS, UnknownJobKind, load_kind, resolve
 from otcore.jobs.worker import run_job, run_worker
 from otcore.settings import Settings
 from otcore.store import NotFoundError, Store, StoreError
@@ -80,7 +81,9 @@ def test_registry_is_lazy_and_complete() -> None:
         "weak_foreground",
         "sleep",
     ):
-        assert ":" in JOB_KINDS[kind]
+        assert ":" in JOB_KINDS[kind].target
+        loaded = load_kind(kind)
+        assert loaded.request.kind == kind and is_dataclass(loaded.request) and is_dataclass(loaded.result)
     assert resolve("sleep").__name__ == "sleep"
     with pytest.raises(UnknownJobKind):
         resolve("nope")
@@ -202,7 +205,7 @@ def test_result_that_is_not_json_fails_the_job(
 ) -> None:
     from otcore.jobs import registry
 
-    monkeypatch.setitem(registry.JOB_KINDS, "bad_result", "otcore.jobs.builtin:sleep")
+    monkeypatch.setitem(registry.JOB_KINDS, "bad_result", registry.JOB_KINDS["sleep"])
     jid = queue.submit(store, "bad_result", {"steps": 1, "seconds": 0})
     job = queue.claim_next(store, "w")
     monkeypatch.setattr("otcore.jobs.builtin.sleep", lambda ctx, params: {"x": object()})

@@ -16,7 +16,7 @@ import pytest
 from otcore.store import Store
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A database URL for one test: a fresh SQLite file, or the session's PostgreSQL database."""
     if request.param == "sqlite":

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect
 
 import otcore
 from otcore.store import Store, StoreError
-from otcore.store.api import _head_revision, upgrade_database
+from otcore.store.engine import head_revision, upgrade_database
 from otcore.store.models import Base
 
 TABLES = {
@@ -36,7 +36,7 @@ def test_migrations_create_schema_from_empty(tmp_path: Path) -> None:
     engine.dispose()
     st = Store(url)
     assert set(inspect(st.engine).get_table_names()) == TABLES
-    assert st.revision() == _head_revision() == "0001"
+    assert st.revision() == head_revision() == "0001"
     st.close()
 
 
@@ -121,7 +121,7 @@ def test_switch_to_wal_retries_while_another_process_holds_the_lock() -> None:
     when another connection is converting or migrating the file: the switch is retried."""
     import sqlite3
 
-    from otcore.store.api import _enable_wal
+    from otcore.store.engine import enable_wal
 
     class Cursor:
         def __init__(self, failures: int) -> None:
@@ -139,11 +139,11 @@ def test_switch_to_wal_retries_while_another_process_holds_the_lock() -> None:
             return (self.mode,)
 
     cur = Cursor(failures=3)
-    _enable_wal(cur)
+    enable_wal(cur)
     assert cur.calls[-1] == "PRAGMA journal_mode=WAL" and len(cur.calls) == 5
     already = Cursor(failures=0)
     already.mode = "wal"
-    _enable_wal(already)
+    enable_wal(already)
     assert already.calls == ["PRAGMA journal_mode"]  # no exclusive lock needed when already WAL
 
     class Broken(Cursor):
@@ -151,4 +151,4 @@ def test_switch_to_wal_retries_while_another_process_holds_the_lock() -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
-        _enable_wal(Broken(0))
+        enable_wal(Broken(0))

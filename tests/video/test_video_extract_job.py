@@ -10,8 +10,8 @@ import pytest
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext
-from otcore.jobs.extract import FEATURES_KIND, clear_encoder_cache, run
-from otcore.jobs.worker import run_worker
+from otcore.jobs.extract import FEATURES_KIND, clear_encoder_cache
+from otcore.jobs.worker import execute, run_worker
 from otcore.settings import load_settings
 from otcore.store import Store
 from otcore.video.ingest import ingest_file
@@ -97,7 +97,7 @@ def test_cancel_between_batches_restores_status(env, tiny_weights: Path) -> None
 
     ctx.progress = progress  # type: ignore[method-assign]
     with pytest.raises(JobCancelled):
-        run(ctx, claimed.params)
+        execute(ctx, "extract_features", claimed.params)
     assert store.get_video(video.id).status == "new"
     assert store.get_video_features(video.id) is None
     assert not list(settings.features_dir.glob("*.npz"))  # nothing half-written

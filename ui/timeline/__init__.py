@@ -15,14 +15,16 @@ Use :func:`render_timeline` from a page; :data:`SHORTCUTS` is the table shown to
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
+
+if TYPE_CHECKING:
+    from otcore.store import EditLog, Store, VideoInfo
 
 from ui.timeline.events import EventResult, apply_events
 from ui.timeline.media import MediaServer
@@ -90,7 +92,9 @@ def frame_grid_payload(
 @st.cache_resource(show_spinner=False)
 def get_media_server() -> MediaServer:
     """The process-wide media server (loopback by default; ``OTSTUDIO_MEDIA_HOST`` to change)."""
-    return MediaServer(host=os.environ.get("OTSTUDIO_MEDIA_HOST", "127.0.0.1")).start()
+    from otcore.settings import load_settings
+
+    return MediaServer(host=load_settings().media_host).start()
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -103,7 +107,7 @@ def _probe_frame_times(path: str, mtime: float) -> np.ndarray | None:
         return None
 
 
-def video_frame_times(store: Any, video: Any) -> np.ndarray:
+def video_frame_times(store: Store, video: VideoInfo) -> np.ndarray:
     """The video's real frame start times: the stored frame-times file, else probed from the
     file (cached), else (last resort) a uniform grid from the stored fps."""
     times = store.frame_times(video.id) if hasattr(store, "frame_times") else None
@@ -164,7 +168,7 @@ def _segment_json(s: Any) -> dict[str, Any]:
 
 
 def render_timeline(
-    store: Any, log: Any, video: Any, *, key: str | None = None, user: str = "local"
+    store: Store, log: EditLog, video: VideoInfo, *, key: str | None = None, user: str = "local"
 ) -> list[EventResult]:
     """Apply the component's pending edits for ``video`` through ``log``, then draw the
     component with the refreshed segments. Returns the results of the edits applied in this run."""

@@ -1,5 +1,5 @@
-"""The few verbs the app and the CLI share: open the store, add videos, pick the feature
-encoder, load a video's features, create the demo project.
+"""Service verbs about videos: open the store, add videos, pick the feature encoder, submit
+and read a video's features, create the demo project, keep a worker running.
 
 Pages call these and draw; nothing here imports Streamlit.
 """
@@ -11,14 +11,23 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from otcore.paths import data_path, data_relative
 from otcore.settings import Settings, load_settings
 from otcore.types import VideoFeatures
 
+if TYPE_CHECKING:
+    import subprocess
+
+    from otcore.jobs.extract import ExtractRequest
+    from otcore.store import JobInfo, ProjectInfo, Store, VideoInfo
+    from otcore.video.ingest import IngestedVideo
+
 __all__ = [
+    "data_file",
     "AddedVideo",
     "EncoderChoice",
     "DEMO_PROJECT",
@@ -36,7 +45,7 @@ __all__ = [
 ]
 
 DEMO_PROJECT = "demo"
-REPO_ASSETS = Path(__file__).resolve().parents[1] / "assets"
+REPO_ASSETS = Path(__file__).resolve().parents[2] / "assets"
 DEMO_VIDEO = REPO_ASSETS / "demo_bigbuckbunny.mp4"
 DEMO_LABELS = (("emerge", "#1f77b4"), ("stretch", "#ff7f0e"))
 # one marked example per label in the demo video (seconds): the bunny climbs out of its
@@ -50,7 +59,7 @@ class AddedVideo:
     """Outcome of adding one video: ``video`` is the stored row (the existing one when
     ``duplicate``), ``job_id`` the feature-extraction job submitted for it (if any)."""
 
-    video: Any  # otcore.store.api.VideoInfo
+    video: VideoInfo
     duplicate: bool
     job_id: int | None
 
@@ -67,12 +76,20 @@ class EncoderChoice:
     offline_fallback: bool = False
     message: str = ""
 
-    def as_params(self) -> dict[str, Any]:
-        """The job parameters naming this encoder."""
-        return {"model": self.model, "pretrained": self.pretrained, "weights_file": self.weights_file}
+    def request(self, video_id: int, fps: float = 2.0) -> ExtractRequest:
+        """The extraction request of ``video_id`` with this encoder."""
+        from otcore.jobs.extract import ExtractRequest
+
+        return ExtractRequest(
+            video_id=int(video_id),
+            fps=float(fps),
+            model=self.model,
+            pretrained=self.pretrained,
+            weights_file=self.weights_file,
+        )
 
 
-def open_store(settings: Settings | None = None) -> Any:
+def open_store(settings: Settings | None = None) -> Store:
     """Open (and migrate) the store of ``settings`` (default: from the environment)."""
     from otcore.store import Store
 
@@ -135,9 +152,12 @@ def choose_encoder(settings: Settings, allow_fallback: bool = True) -> EncoderCh
 
 
 def _relative(settings: Settings, path: Path) -> str:
-    from otcore.jobs.files import data_relative
+    return data_relative(settings.data_dir, path)
 
-    return data_relative(settings, path)
+
+def data_file(settings: Settings, stored: str | os.PathLike[str]) -> Path:
+    """The file a path stored in the store names (relative paths are under the data dir)."""
+    return data_path(settings.data_dir, stored)
 
 
 def _save_frame_times(settings: Settings, stored: Path, sha256: str) -> str | None:
@@ -154,7 +174,7 @@ def _save_frame_times(settings: Settings, stored: Path, sha256: str) -> str | No
 
 
 def _register(
-    store: Any, settings: Settings, project_id: int, ingested: Any, extract: bool, fps: float
+    store: Store, settings: Settings, project_id: int, ingested: IngestedVideo, extract: bool, fps: float
 ) -> AddedVideo:
     from otcore.store import DuplicateError
 
@@ -182,7 +202,7 @@ def _register(
 
 
 def add_video(
-    store: Any,
+    store: Store,
     settings: Settings,
     project_id: int,
     src: str | os.PathLike[str] | BinaryIO,
@@ -205,7 +225,7 @@ def add_video(
 
 
 def import_folder(
-    store: Any,
+    store: Store,
     settings: Settings,
     project_id: int,
     folder: str | os.PathLike[str],
@@ -224,38 +244,31 @@ def import_folder(
 
 
 def submit_extraction(
-    store: Any, settings: Settings, video_id: int, fps: float = 2.0, encoder: EncoderChoice | None = None
+    store: Store, settings: Settings, video_id: int, fps: float = 2.0, encoder: EncoderChoice | None = None
 ) -> int:
-    """Queue the feature-extraction job of a video with the chosen encoder."""
-    from otcore.jobs.queue import submit
+    """Queue the feature-extraction job (``extract_features``) of a video with the chosen encoder."""
+    from otcore.jobs.queue import submit_request
 
     video = store.get_video(video_id)
     encoder = encoder or choose_encoder(settings)
-    params = {"video_id": video_id, "fps": float(fps), **encoder.as_params()}
-    return submit(store, "extract_features", params, project_id=video.project_id if video else None)
+    return submit_request(
+        store, encoder.request(video_id, fps), project_id=video.project_id if video else None
+    )
 
 
 def load_video_features(
-    store: Any, settings: Settings, video_id: int, model_id: str | None = None, fps: float | None = None
+    store: Store, settings: Settings, video_id: int, model_id: str | None = None, fps: float | None = None
 ) -> VideoFeatures | None:
     """The newest features of a video (for this model/fps if given), or None."""
-    from otcore.video.features import load_features_file
+    from otcore.video.cache import load_video_features as load
 
-    art = store.get_video_features(video_id, model_id=model_id, fps=fps)
-    if art is None:
-        return None
-    path = Path(art.path)
-    if not path.is_absolute():
-        path = settings.data_dir / path
-    if not path.is_file():
-        return None
-    return load_features_file(path, fps=art.meta.get("fps"), model_id=art.meta.get("model_id"))
+    return load(store, store.data_dir or settings.data_dir, video_id, model_id=model_id, fps=fps)
 
 
 # --------------------------------------------------------------------------- demo
 
 
-def ensure_demo_project(store: Any, settings: Settings) -> Any:
+def ensure_demo_project(store: Store, settings: Settings) -> ProjectInfo:
     """Create the demo project (its video from ``assets/``, two labels, one marked example
     of each) once; returns it.
     Later calls return the existing project untouched."""
@@ -287,26 +300,32 @@ def demo_main(argv: list[str]) -> int:
     return 0
 
 
-def ensure_worker(settings: Settings) -> Any:
+def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
     """Make sure a background worker serves this data dir (start one if none is alive).
-    ``OTSTUDIO_NO_WORKER=1`` turns this off (page tests that run jobs themselves)."""
-    if os.environ.get("OTSTUDIO_NO_WORKER", "").strip() not in ("", "0"):
+    ``OTSTUDIO_NO_WORKER=1`` (``settings.no_worker``) turns this off (page tests that run jobs
+    themselves)."""
+    if settings.no_worker:
         return None
     from otcore.jobs.worker import ensure_worker as _ensure
 
     return _ensure(settings)
 
 
-def video_rows(store: Any, project_id: int) -> list[dict[str, Any]]:
+def video_rows(store: Store, project_id: int) -> list[dict[str, Any]]:
     """One row per video of a project for the Videos table: probe facts, status, and the
     newest feature-extraction job's status and progress."""
+    from otcore.jobs.extract import ExtractRequest
     from otcore.jobs.queue import list_jobs
+    from otcore.jobs.spec import JobSpecError, from_json
 
-    latest: dict[int, Any] = {}
-    for job in list_jobs(store, project_id=project_id, kind="extract_features", limit=None):
-        vid = job.params.get("video_id")
-        if vid is not None and vid not in latest:  # newest first
-            latest[vid] = job
+    latest: dict[int, JobInfo] = {}
+    for extraction in list_jobs(store, project_id=project_id, kind="extract_features", limit=None):
+        try:
+            vid = from_json(ExtractRequest, extraction.params, strict=False).video_id
+        except JobSpecError:
+            continue
+        if vid not in latest:  # newest first
+            latest[vid] = extraction
     rows = []
     for v in store.list_videos(project_id):
         job = latest.get(v.id)

@@ -1,0 +1,122 @@
+"""The verbs the app and the CLI share (``otcore.service``): videos and features
+(:mod:`otcore.service.videos`), jobs and what they leave behind (:mod:`otcore.service.jobs`).
+
+Pages and the CLI call these and draw or print; nothing here imports Streamlit. The typed
+requests and results of every job kind are re-exported here, so a page builds a request and
+reads a result without importing a job module.
+"""
+
+from otcore.jobs.builtin import SleepRequest, SleepResult
+from otcore.jobs.extract import ExtractRequest, ExtractResult
+from otcore.jobs.fewshot import PredictRequest, PredictResult, TrainRequest, TrainResult, VideoPredictions
+from otcore.jobs.phases import (
+    AlignRequest,
+    AlignResult,
+    PhasesRequest,
+    PhasesResult,
+    PhasesVideo,
+    WeakRequest,
+    WeakResult,
+    WeakVideo,
+)
+from otcore.service.jobs import (
+    ALIGN_PLAN,
+    PHASE_PLAN,
+    cancel_job,
+    cluster_to_label,
+    default_k,
+    get_job,
+    job_request,
+    job_result,
+    latest_fewshot_prediction,
+    latest_job,
+    list_jobs,
+    load_prediction,
+    submit_alignment,
+    submit_foreground,
+    submit_phases,
+    submit_prediction,
+    submit_sleep,
+    submit_training,
+)
+from otcore.service.videos import (
+    DEMO_PROJECT,
+    DEMO_SEGMENTS,
+    DEMO_VIDEO,
+    OFFLINE_MODEL,
+    AddedVideo,
+    EncoderChoice,
+    add_video,
+    choose_encoder,
+    data_file,
+    demo_main,
+    ensure_demo_project,
+    ensure_worker,
+    import_folder,
+    load_video_features,
+    offline_encoder_weights,
+    open_store,
+    submit_extraction,
+    video_rows,
+)
+from otcore.store.predictions import SavedPrediction
+
+__all__ = [
+    # videos and features
+    "AddedVideo",
+    "EncoderChoice",
+    "DEMO_PROJECT",
+    "DEMO_SEGMENTS",
+    "DEMO_VIDEO",
+    "OFFLINE_MODEL",
+    "open_store",
+    "add_video",
+    "import_folder",
+    "choose_encoder",
+    "offline_encoder_weights",
+    "submit_extraction",
+    "load_video_features",
+    "data_file",
+    "ensure_demo_project",
+    "demo_main",
+    "ensure_worker",
+    "video_rows",
+    # jobs
+    "submit_training",
+    "submit_prediction",
+    "submit_phases",
+    "submit_alignment",
+    "submit_foreground",
+    "submit_sleep",
+    "get_job",
+    "list_jobs",
+    "cancel_job",
+    "latest_job",
+    "job_request",
+    "job_result",
+    "load_prediction",
+    "latest_fewshot_prediction",
+    "cluster_to_label",
+    "default_k",
+    "PHASE_PLAN",
+    "ALIGN_PLAN",
+    "SavedPrediction",
+    # typed requests and results of every job kind
+    "ExtractRequest",
+    "ExtractResult",
+    "TrainRequest",
+    "TrainResult",
+    "PredictRequest",
+    "PredictResult",
+    "VideoPredictions",
+    "PhasesRequest",
+    "PhasesResult",
+    "PhasesVideo",
+    "AlignRequest",
+    "AlignResult",
+    "WeakRequest",
+    "WeakResult",
+    "WeakVideo",
+    "SleepRequest",
+    "SleepResult",
+]
