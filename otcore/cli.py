@@ -16,8 +16,8 @@ __all__ = ["main", "COMMANDS", "EVAL_COMMANDS"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("otcore.video.cli:main", "extract features of a video file: otstudio extract VIDEO --fps 2"),
     "worker": ("otcore.jobs.worker:main", "run the background job worker"),
-    "import": ("otcore.formats.cli:import_main", "import annotations into a project"),
-    "export": ("otcore.formats.cli:export_main", "export a project's annotations"),
+    "import": ("otcore.transfer:import_main", "import annotations into a project"),
+    "export": ("otcore.transfer:export_main", "export a project's annotations"),
     "eval": ("otcore.cli:eval_main", "evaluate a method on real data (fewshot|segment|decode|align|weak)"),
     "demo": ("otcore.service:demo_main", "create the demo project in the data dir"),
 }
