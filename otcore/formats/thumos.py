@@ -7,7 +7,9 @@ One file per class, one instance per line ``video start end``; the class is the 
     video_test_0000188 14.0 17.7
 
 Read a folder (every ``*.txt`` below it except ``readme``) or one file; written into a
-folder, one ``<label><suffix>.txt`` per label, file names made safe by the one sanitiser.
+folder, one ``<label><suffix>.txt`` per label, file names made safe by the one sanitiser; when
+the safe name cannot hold the label (``a/b``, ``x"y``), the file's first line is the comment
+``# label: <label>``, which reading takes back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ __all__ = ["read_thumos", "write_thumos", "label_from_filename", "looks_like_thu
 
 FMT = "thumos"
 _SUFFIX = re.compile(r"_(test|val|validation|train)$", re.IGNORECASE)
+#: First line of a class file whose name could not hold the label (a comment to THUMOS tools).
+_LABEL_NOTE = "# label: "
 
 
 def label_from_filename(path: Path) -> str:
@@ -67,6 +71,9 @@ def read_thumos(path: Path, ctx: ReadContext, **_: Any) -> RawData:
             suffixes.add(m.group(0))
         rel = f.relative_to(path) if path.is_dir() else Path(f.name)
         for n, line in enumerate(read_text(f, ctx.encoding).splitlines(), start=1):
+            if n == 1 and line.startswith(_LABEL_NOTE):
+                label = line[len(_LABEL_NOTE) :]
+                continue
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             parts = line.split()
@@ -106,7 +113,8 @@ def write_thumos(
     for label in sorted(lines):
         name = names.name(label, f"{suffix}.txt", fallback="label")
         p = inside(folder, name)
-        p.write_text("\n".join(lines[label]) + "\n", encoding="utf-8")
+        note = [] if label_from_filename(Path(name)) == label else [_LABEL_NOTE + label]
+        p.write_text("\n".join(note + lines[label]) + "\n", encoding="utf-8")
         out.append(p)
     out.renamed = {k: v for k, v in names.renamed.items() if v != f"{k}{suffix}.txt"}
     return out
