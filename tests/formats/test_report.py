@@ -33,7 +33,10 @@ def test_csv_bad_rows_are_reported(tmp_path: Path):
     p = tmp_path / "x.csv"
     p.write_text(CSV)
     ann, rep = read(
-        p, known_videos={"a.mp4": VideoMeta(duration=10.0, fps=25.0)}, known_labels={"Jump"}, on_outside="skip"
+        p,
+        known_videos={"a.mp4": VideoMeta(duration=10.0, fps=25.0)},
+        known_labels={"Jump"},
+        on_outside="skip",
     )
     assert rep.imported == 2 and rep.clipped == 1
     assert ann["a.mp4"].segments == [Segment("Jump", 1.0, 2.0), Segment("Jump", 9.0, 10.0, 0.5)]
