@@ -180,6 +180,7 @@ class ReadContext:
     fps: float | None = None
     known: dict[str, VideoMeta] | None = None
     encoding: str | None = None
+    accept_unknown: bool = False
     _matcher: VideoMatcher | None = None
 
     def match(self, video: str) -> str | None:
@@ -207,15 +208,16 @@ class ReadContext:
     def fps_for(self, video: str, file_fps: float | None = None, fmt: str = "") -> float | None:
         """The fps to convert ``video``'s frames: explicit > the file's > the known video's.
 
-        Returns ``None`` when the video is not among the known videos (its rows will be
-        reported as unknown); raises :class:`FpsRequiredError` when the fps is needed and unknown.
+        Returns ``None`` when the video is not among the known videos and unknown videos are
+        not accepted (its rows will be reported as unknown); raises :class:`FpsRequiredError`
+        when the fps is needed and unknown.
         """
         if self.fps is not None:
             return float(self.fps)
         if file_fps is not None and math.isfinite(file_fps) and 0 < file_fps <= MAX_FPS:
             return float(file_fps)
         target = self.match(video)
-        if target is None and self.known is not None:
+        if target is None and self.known is not None and not self.accept_unknown:
             return None
         meta = self.known.get(target) if self.known is not None and target is not None else None
         if meta is not None and meta.fps:
@@ -441,6 +443,8 @@ def parse_float(text: object) -> float:
         v = float(text)
     except OverflowError as exc:
         raise ValueError(f"number too large: {str(text)[:40]}") from exc
+    except ValueError:
+        raise ValueError(f"not a number: {text!r:.40}") from None
     if not math.isfinite(v):
         raise ValueError(f"not a finite number: {text!r:.40}")
     return v

@@ -95,8 +95,9 @@ def _read_one(f: Path, raw: RawData, encoding: str | None) -> None:
         v = ts.get("TIME_VALUE")
         try:
             slots[ts.get("TIME_SLOT_ID", "")] = None if v is None else parse_float(v) / 1000.0
-        except ValueError:
+        except ValueError as exc:
             slots[ts.get("TIME_SLOT_ID", "")] = None
+            raw.bad(f"{f.name}:{ts.get('TIME_SLOT_ID', '')[:40]}", f"bad TIME_VALUE: {exc}", video=video)
     for tier in root.findall("TIER"):
         tier_id = tier.get("TIER_ID", "")
         for ann in tier.iter("ALIGNABLE_ANNOTATION"):

@@ -146,7 +146,9 @@ def read(
     if name not in FORMATS:
         raise FormatError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
     known = normalize_known_videos(known_videos)
-    raw = FORMATS[name][0](p, ReadContext(fps=fps, known=known, encoding=encoding), **opts)
+    raw = FORMATS[name][0](
+        p, ReadContext(fps=fps, known=known, encoding=encoding, accept_unknown=accept_unknown), **opts
+    )
     return assemble(
         raw,
         name,

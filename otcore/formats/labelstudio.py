@@ -52,7 +52,7 @@ def looks_like_labelstudio(obj: Any) -> bool:
     """True for a list of tasks (objects with ``data``) or a single task."""
     if isinstance(obj, dict):
         return isinstance(obj.get("data"), dict)
-    return isinstance(obj, list) and all(isinstance(t, dict) and "data" in t for t in obj[:5])
+    return isinstance(obj, list) and (not obj or (isinstance(obj[0], dict) and "data" in obj[0]))
 
 
 def video_name_from_url(url: str) -> str:
