@@ -63,11 +63,14 @@ class NameAllocator:
         """A fresh safe name for ``text`` + ``suffix`` in this folder."""
         first = safe_name(text, suffix=suffix, fallback=fallback)
         got, k = first, 1
+        stem = first[: len(first) - len(suffix)] if suffix else first
+        tail = suffix
+        if not suffix and "." in stem.strip("."):  # keep the extension last: x~2.mp4
+            stem, ext = stem.rsplit(".", 1)
+            tail = "." + ext
         while got.lower() in self.used:
             k += 1
-            stem = first[: len(first) - len(suffix)] if suffix else first
-            tag = f"~{k}"
-            got = safe_name(stem, suffix=tag + suffix, fallback=fallback)
+            got = safe_name(stem, suffix=f"~{k}{tail}", fallback=fallback)
         self.used.add(got.lower())
         if got != text + suffix:
             self.renamed[text] = got

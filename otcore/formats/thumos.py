@@ -104,8 +104,10 @@ def write_thumos(
     suffix = suffix if suffix is not None else str(set_meta(annotations, FMT).get("suffix") or "")
     lines: dict[str, list[str]] = {}
     for video, va in annotations.items():
-        if not video or any(c.isspace() for c in video):
-            raise FormatError(f"THUMOS lines are space-separated: video name {video!r} contains a space")
+        if not video or any(c.isspace() for c in video) or not video.isprintable():
+            raise FormatError(
+                f"THUMOS lines are space-separated: video name {video!r} contains a space or control character"
+            )
         for s in va.segments:
             lines.setdefault(s.label, []).append(f"{video} {fmt_seconds(s.start)} {fmt_seconds(s.end)}")
     names = NameAllocator()
