@@ -135,11 +135,11 @@ def _document(video: str, va: VideoAnnotations) -> ET.ElementTree:
         "ANNOTATION_DOCUMENT",
         vm.get("root")
         or {
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",  # first, as ElementTree writes it back
             "AUTHOR": "otstudio",
             "DATE": datetime.now(UTC).isoformat(timespec="seconds"),
             "FORMAT": "3.0",
             "VERSION": "3.0",
-            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
             "xsi:noNamespaceSchemaLocation": "http://www.mpi.nl/tools/elan/EAFv3.0.xsd",
         },
     )

@@ -86,7 +86,7 @@ def read_thumos(path: Path, ctx: ReadContext, **_: Any) -> RawData:
             except ValueError as exc:
                 raw.bad(where, f"times are not numbers: {exc}", video=parts[0][:200], label=label)
                 continue
-            raw.add(RawSegment(parts[0], label, start, end, where=where))
+            raw.add(RawSegment(parts[0], label, start, end, where=where, meta={FMT: {"line": n}}))
     if len(suffixes) == 1:
         raw.meta[FMT] = {"suffix": suffixes.pop()}
     return raw
@@ -102,14 +102,18 @@ def write_thumos(
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     suffix = suffix if suffix is not None else str(set_meta(annotations, FMT).get("suffix") or "")
-    lines: dict[str, list[str]] = {}
+    keyed: dict[str, list[tuple[float, int, str]]] = {}
     for video, va in annotations.items():
         if not video or any(c.isspace() for c in video) or not video.isprintable():
             raise FormatError(
                 f"THUMOS lines are space-separated: video name {video!r} contains a space or control character"
             )
-        for s in va.segments:
-            lines.setdefault(s.label, []).append(f"{video} {fmt_seconds(s.start)} {fmt_seconds(s.end)}")
+        for i, s in enumerate(va.segments):
+            line = va.meta_of(i, FMT).get("line")  # a file's own line order comes back
+            text = f"{video} {fmt_seconds(s.start)} {fmt_seconds(s.end)}"
+            order = float(line) if isinstance(line, int) else float("inf")
+            keyed.setdefault(s.label, []).append((order, len(keyed.get(s.label, [])), text))
+    lines = {label: [t for _, _, t in sorted(rows)] for label, rows in keyed.items()}
     names = NameAllocator()
     out = WrittenFiles()
     for label in sorted(lines):

@@ -34,7 +34,16 @@ HOSTILE_VIDEOS = [
     "SAME.mp4",
     "x/../../../etc/passwd",
 ]
-HOSTILE_LABELS = ["../../etc/cron.d/x", "/abs/label", "a\\b", "=cmd|' /C calc'!A0", "+1", "-1+2", "@SUM(A1)", "ok"]
+HOSTILE_LABELS = [
+    "../../etc/cron.d/x",
+    "/abs/label",
+    "a\\b",
+    "=cmd|' /C calc'!A0",
+    "+1",
+    "-1+2",
+    "@SUM(A1)",
+    "ok",
+]
 
 
 def _hostile_set(fmt: str = "") -> AnnotationSet:
@@ -62,7 +71,7 @@ def test_safe_name_rules():
         assert name and name not in (".", "..") and len(name) <= MAX_NAME
         assert "/" not in name and "\\" not in name and ":" not in name
         assert all(ord(c) >= 32 for c in name)
-        assert not name.lower().split(".")[0] in {"con", "nul", "prn", "aux"}
+        assert name.lower().split(".")[0] not in {"con", "nul", "prn", "aux"}
     assert safe_name("v_x.mp4") == "v_x.mp4"  # ordinary names are kept
     assert safe_name("../../somewhere/x.mp4") == "x.mp4"
     # long names stay apart
@@ -97,7 +106,9 @@ def test_folder_exports_stay_in_their_folder(tmp_path: Path, fmt: str):
 
 
 def test_thumos_labels_that_cannot_be_file_names_come_back(tmp_path: Path):
-    ann = AnnotationSet({"v1": VideoAnnotations(10.0, None, [Segment(lab, 1.0, 2.0) for lab in HOSTILE_LABELS])})
+    ann = AnnotationSet(
+        {"v1": VideoAnnotations(10.0, None, [Segment(lab, 1.0, 2.0) for lab in HOSTILE_LABELS])}
+    )
     write(ann, tmp_path / "t", "thumos")
     back, rep = read(tmp_path / "t", "thumos")
     assert not rep.skipped
@@ -107,21 +118,21 @@ def test_thumos_labels_that_cannot_be_file_names_come_back(tmp_path: Path):
 def test_csv_cells_never_run_as_formulas(tmp_path: Path):
     ann = AnnotationSet(
         {
-            "=HYPERLINK(\"http://x\")": VideoAnnotations(
+            '=HYPERLINK("http://x")': VideoAnnotations(
                 10.0, None, [Segment(lab, 1.0, 2.0) for lab in HOSTILE_LABELS if lab.strip()]
             )
         }
     )
-    ann["=HYPERLINK(\"http://x\")"].sources = ["@manual"] * len(ann["=HYPERLINK(\"http://x\")"].segments)
+    ann['=HYPERLINK("http://x")'].sources = ["@manual"] * len(ann['=HYPERLINK("http://x")'].segments)
     p = tmp_path / "a.csv"
     write(ann, p, "csv")
     rows = list(csv.reader(io.StringIO(p.read_text())))
     for row in rows[1:]:
         for i in (0, 1, 5):  # text cells: video, label, source
-            assert not row[i][:1] in ("=", "+", "-", "@", "\t", "\r"), row
+            assert row[i][:1] not in ("=", "+", "-", "@", "\t", "\r"), row
     back, _ = read(p, "csv", on_outside="keep")
     (video,) = back
-    assert video == "=HYPERLINK(\"http://x\")"
+    assert video == '=HYPERLINK("http://x")'
     assert [s.label for s in back[video].segments] == [lab.strip() for lab in HOSTILE_LABELS if lab.strip()]
     assert escape_cell("\tx") == "'\tx" and escape_cell("\rx") == "'\rx"
     for text in ["=1", "'=1", "''=1", "plain", "'plain", "-", "@", "\tx"]:
@@ -146,7 +157,10 @@ def test_unsafe_names_in_an_import_are_stored_safely(tmp_path: Path, data_dir: P
         report = import_into_store(st, src, "p")
         names = sorted(v.filename for v in st.list_videos(st.get_project("p").id))
         assert names == ["plain.mp4", "x.mp4", "x~2.mp4", "y.mp4"]
-        assert report.renamed["../../somewhere/x.mp4"] == "x.mp4" and report.renamed["/abs/path/x.mp4"] == "x~2.mp4"
+        assert (
+            report.renamed["../../somewhere/x.mp4"] == "x.mp4"
+            and report.renamed["/abs/path/x.mp4"] == "x~2.mp4"
+        )
         assert "stored as 'x~2.mp4'" in report.summary()
         for fmt in ("frames", "eaf", "vtt", "thumos"):
             out = tmp_path / "exports" / fmt
