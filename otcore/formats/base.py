@@ -354,7 +354,9 @@ def assemble(
         if seg.video not in target_of:
             target_of[seg.video] = matcher(seg.video)
         target = target_of[seg.video]
-        item = dict(video=seg.video, label=seg.label, start=seg.start, end=seg.end, where=seg.where)
+        item: dict[str, Any] = dict(
+            video=seg.video, label=seg.label, start=seg.start, end=seg.end, where=seg.where
+        )
         if seg.video in bad_videos:
             report.skipped.append(SkippedItem(MALFORMED, **item, detail="its video entry is invalid"))
             continue

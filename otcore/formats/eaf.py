@@ -172,7 +172,7 @@ def _document(video: str, va: VideoAnnotations) -> ET.ElementTree:
     fresh = 0
     for k, s in enumerate(va.segments, start=1):
         m = va.meta_of(k - 1, FMT)
-        tier_id = m.get("tier") if m.get("tier") in tiers else s.label
+        tier_id = str(m["tier"]) if m.get("tier") in tiers else s.label
         if tier_id not in tiers:
             tiers[tier_id] = ET.SubElement(
                 root, "TIER", {"LINGUISTIC_TYPE_REF": "default-lt", "TIER_ID": tier_id}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from otcore.formats.model import (
 from otcore.formats.names import NameAllocator, WrittenFiles, inside
 from otcore.formats.text import read_text
 
-__all__ = ["read_frames", "write_frames", "DEFAULT_BACKGROUND", "frame_grid", "frame_span"]
+__all__ = ["read_frames", "write_frames", "DEFAULT_BACKGROUND", "frame_grid", "frame_span", "FrameClock"]
 
 FMT = "frames"
 DEFAULT_BACKGROUND = "background"
@@ -61,6 +62,24 @@ def frame_grid(
     if n > MAX_FRAMES:
         raise FormatError(f"{n} frames at {fps:g} fps is more than {MAX_FRAMES:,} lines per video")
     return np.arange(n, dtype=np.float64) / fps
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """Time of frame ``i``: the decoded timestamp ``times[i]`` (past the last frame: ``last``
+    plus whole ``step``s), or ``i / fps`` without decoded times."""
+
+    times: np.ndarray | None = None
+    fps: float | None = None
+    last: float = 0.0
+    step: float = 0.0
+
+    def __call__(self, i: int) -> float:
+        if self.times is None:
+            assert self.fps
+            return i / self.fps
+        n = len(self.times)
+        return float(self.times[i]) if i < n else self.last + (i - n) * self.step
 
 
 def frame_span(times: np.ndarray, start: float, end: float) -> tuple[int, int]:
@@ -96,11 +115,10 @@ def read_frames(path: Path, ctx: ReadContext, *, background: str = DEFAULT_BACKG
         if known_times is not None:
             times = np.asarray(known_times, dtype=np.float64)
             meta = ctx.known_meta(video)
-            step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / float(meta.fps or 25.0)
+            known_fps = meta.fps if meta is not None and meta.fps else 25.0
+            step = float(np.median(np.diff(times))) if len(times) > 1 else 1.0 / float(known_fps)
             last = float(meta.duration) if meta is not None and meta.duration else float(times[-1]) + step
-
-            def t_of(i: int, times: np.ndarray = times, last: float = last, step: float = step) -> float:
-                return float(times[i]) if i < len(times) else last + (i - len(times)) * step
+            t_of = FrameClock(times=times, last=last, step=step)
 
             raw.add_video(video, meta={FMT: {"extension": f.suffix}})
         else:
@@ -110,9 +128,7 @@ def read_frames(path: Path, ctx: ReadContext, *, background: str = DEFAULT_BACKG
                     SkippedItem(UNKNOWN_VIDEO, video=video, where=f.name, detail="per-frame file")
                 )
                 continue
-
-            def t_of(i: int, fps: float = fps) -> float:
-                return i / fps
+            t_of = FrameClock(fps=fps)
 
             raw.add_video(
                 video,

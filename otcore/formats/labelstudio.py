@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import numpy as np
 
 from otcore.formats.base import RawData, RawSegment, ReadContext, parse_float
-from otcore.formats.frames import frame_grid, frame_span
+from otcore.formats.frames import FrameClock, frame_grid, frame_span
 from otcore.formats.model import (
     UNKNOWN_VIDEO,
     AnnotationSet,
@@ -148,9 +148,7 @@ def read_labelstudio(path: Path, ctx: ReadContext, **_: Any) -> RawData:
             times = np.asarray(known_times, dtype=np.float64)
             meta = ctx.known_meta(video)
             last = float(meta.duration) if meta is not None and meta.duration else float(times[-1])
-
-            def t_of(i: int, times: np.ndarray = times, last: float = last) -> float:
-                return float(times[i]) if i < len(times) else last
+            t_of = FrameClock(times=times, last=last, step=0.0)
 
             raw.add_video(video, duration, file_fps, meta={FMT: vmeta})
         else:
@@ -158,9 +156,7 @@ def read_labelstudio(path: Path, ctx: ReadContext, **_: Any) -> RawData:
             if fps is None:
                 raw.skipped.append(SkippedItem(UNKNOWN_VIDEO, video=video, where=where_task))
                 continue
-
-            def t_of(i: int, fps: float = fps) -> float:
-                return i / fps
+            t_of = FrameClock(fps=fps)
 
             raw.add_video(
                 video,

@@ -74,7 +74,7 @@ def _read_one(f: Path, raw: RawData, encoding: str | None) -> None:
         else:
             current = []
     duration = fps = None
-    cues = []
+    cues: list[tuple[int, str, list[str], str | None]] = []
     vmeta: dict[str, Any] = {"header": blocks[0][1] if blocks else ["WEBVTT"], "blocks": []}
     for line_no, lines in blocks[1:]:
         if lines[0].startswith("NOTE"):
@@ -115,7 +115,7 @@ def _read_one(f: Path, raw: RawData, encoding: str | None) -> None:
         if not label:
             raw.bad(where, "cue without text (label)", video=video)
             continue
-        meta = {"id": ident, "settings": " ".join(rest[1:])}
+        meta: dict[str, Any] = {"id": ident, "settings": " ".join(rest[1:])}
         if len(text_lines) > 1:
             meta["lines"] = text_lines
         raw.add(RawSegment(video, label, start, end, where=where, meta={FMT: meta}))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from otcore.store.api import LABEL_PALETTE, Store, StoreError
 from otcore.store.models import SEGMENT_SOURCES, Edit, Label, Project, SegmentRow, Video, utcnow
@@ -80,6 +80,12 @@ class AppliedImport:
     edits: int
 
 
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _insert_returning(
     s: Any, table: Any, rows: list[dict[str, Any]], progress: Progress | None, what: str
 ) -> list[int]:
@@ -127,7 +133,7 @@ def apply_import(store: Store, plan: ImportPlan, progress: Progress | None = Non
         ]
         if rows:
             for name, lid in zip(
-                new_labels, _insert_returning(s, Label.__table__, rows, None, "labels"), strict=True
+                new_labels, _insert_returning(s, _table(Label), rows, None, "labels"), strict=True
             ):
                 labels[name] = lid
         vrows = [
@@ -151,20 +157,20 @@ def apply_import(store: Store, plan: ImportPlan, progress: Progress | None = Non
         ]
         video_ids: dict[int | str, int] = {}
         if vrows:
-            got = _insert_returning(s, Video.__table__, vrows, progress, "videos")
+            got = _insert_returning(s, _table(Video), vrows, progress, "videos")
             video_ids.update({v.filename: vid for v, vid in zip(plan.videos, got, strict=True)})
         if plan.video_meta:
-            current = dict(
+            current: dict[int, Any] = dict(
                 s.execute(select(Video.id, Video.meta).where(Video.id.in_(list(plan.video_meta)))).all()
             )
             s.execute(
-                update(Video.__table__)
-                .where(Video.__table__.c.id == bindparam("vid"))
+                update(_table(Video))
+                .where(_table(Video).c.id == bindparam("vid"))
                 .values(meta=bindparam("m")),
                 [{"vid": vid, "m": {**(current.get(vid) or {}), **m}} for vid, m in plan.video_meta.items()],
                 execution_options={"synchronize_session": False},
             )
-        srows = []
+        srows: list[dict[str, Any]] = []
         for seg in plan.segments:
             vid = seg.video if isinstance(seg.video, int) else video_ids[seg.video]
             srows.append(
@@ -182,10 +188,10 @@ def apply_import(store: Store, plan: ImportPlan, progress: Progress | None = Non
                     "meta": seg.meta or None,
                 }
             )
-        seg_ids = _insert_returning(s, SegmentRow.__table__, srows, progress, "segments") if srows else []
+        seg_ids = _insert_returning(s, _table(SegmentRow), srows, progress, "segments") if srows else []
         per_video: dict[int, dict[str, dict[str, Any]]] = {}
         for sid, row in zip(seg_ids, srows, strict=True):
-            per_video.setdefault(row["video_id"], {})[str(sid)] = {k: row[k] for k in _SNAP}
+            per_video.setdefault(int(row["video_id"]), {})[str(sid)] = {k: row[k] for k in _SNAP}
         created_ids = set(video_ids.values())
         existing = [v for v in per_video if v not in created_ids]
         if existing:
@@ -209,7 +215,7 @@ def apply_import(store: Store, plan: ImportPlan, progress: Progress | None = Non
             for vid, after in per_video.items()
         ]
         if erows:
-            s.execute(insert(Edit.__table__), erows)
+            s.execute(insert(_table(Edit)), erows)
         return AppliedImport(
             project_id=pid,
             project_created=created,
