@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from otcore.settings import Settings, load_settings
+from otcore.transfer import export_from_store, import_into_store  # noqa: F401 - re-exported for the pages
 from otcore.types import VideoFeatures
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Export/import glue for the Review & Export page (no streamlit: testable on its own).
 
-Export writes through :func:`otcore.transfer.export_from_store` into a temporary folder
+Export writes through :func:`otcore.transfer.export_from_store` (re-exported by
+:mod:`otcore.service`) into a temporary folder
 and hands back one downloadable file (the file itself, or a ``.zip`` when the format writes
 several files: THUMOS per class, per-frame files per video, ...); every name in it comes from
 the one sanitiser (:func:`otcore.formats.names.safe_name`). Import saves an upload (a file, or
@@ -59,7 +60,7 @@ def export_bundle(
 ) -> ExportBundle:
     """Export the project's active segments (only ``sources`` if given) in ``fmt``."""
     from otcore.formats.names import safe_name
-    from otcore.transfer import export_from_store
+    from otcore.service import export_from_store
 
     project = store.get_project(project_id)
     if project is None:
@@ -116,7 +117,7 @@ def import_upload(
     overlaps, duplicates). A bad file raises :class:`otcore.formats.FormatError` with a message
     and stores nothing."""
     from otcore.formats.names import safe_name
-    from otcore.transfer import import_into_store
+    from otcore.service import import_into_store
 
     project = store.get_project(project_id)
     if project is None:
