@@ -52,11 +52,6 @@ BOTTOM = 1
 
 #: Known arrows that are being moved, each with its reason. Keep this short.
 ALLOWED: set[tuple[str, str]] = {
-    # The formats <-> store bridge still lives in otcore/formats/cli.py; it moves to
-    # otcore/transfer.py (service floor). Until then its store imports are allowed here.
-    ("otcore.formats.cli", "otcore.store"),
-    ("otcore.formats.cli", "otcore.settings"),
-    ("ui.review", "otcore.formats.cli"),
     # The segmentation evaluation reads helpers of the unsupervised methods from their private
     # module; they are to be exported by otcore.methods.
     ("otcore.bench.segment", "otcore.methods._unsup"),
