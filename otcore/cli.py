@@ -18,8 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("otcore.cli:add_main", "add videos to a project: otstudio add VIDEO... --project NAME"),
     "extract": ("otcore.video.cli:main", "extract features of a video file: otstudio extract VIDEO --fps 2"),
     "worker": ("otcore.jobs.worker:main", "run the background job worker"),
-    "import": ("otcore.transfer:import_main", "import annotations into a project"),
-    "export": ("otcore.transfer:export_main", "export a project's annotations"),
+    "import": ("otcore.service.transfer:import_main", "import annotations into a project"),
+    "export": ("otcore.service.transfer:export_main", "export a project's annotations"),
     "eval": ("otcore.cli:eval_main", "evaluate a method on real data (fewshot|segment|decode|align|weak)"),
     "demo": ("otcore.service:demo_main", "create the demo project in the data dir"),
 }
@@ -72,12 +72,12 @@ def add_main(argv: list[str]) -> int:
     there already), 1 otherwise, 2 for bad arguments."""
     import argparse
 
-    from otcore.video.cli import _fps
+    from otcore.video.cli import sampling_fps
 
     ap = argparse.ArgumentParser(prog="otstudio add", description=add_main.__doc__)
     ap.add_argument("videos", nargs="+", help="video files")
     ap.add_argument("--project", required=True, help="project name (created if missing)")
-    ap.add_argument("--fps", type=_fps, default=2.0, help="feature sampling rate (default 2)")
+    ap.add_argument("--fps", type=sampling_fps, default=2.0, help="feature sampling rate (default 2)")
     ap.add_argument("--no-extract", action="store_true", help="do not queue feature extraction")
     ap.add_argument(
         "--data-dir", default=None, help="otstudio data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)"

@@ -1,7 +1,7 @@
 """The layer rules, read from the source (``ast``): every import of ``otcore``, ``ui``, ``pages``
 and ``app.py`` (module level, inside functions and under ``TYPE_CHECKING`` alike) points down.
 
-    pages, app.py  →  ui  →  otcore.service (+ transfer, cli, bench)  →  otcore.jobs
+    pages, app.py  →  ui, otcore.cli  →  otcore.service (+ bench)  →  otcore.jobs
       →  otcore.methods  →  otcore.ot / store / video / formats / metrics / viz / review
       →  otcore.types / settings / paths / device
 
@@ -29,9 +29,8 @@ FLOORS: dict[str, int] = {
     "pages": 7,
     "ui": 6,
     "otcore.service": 5,
-    "otcore.transfer": 5,  # the formats <-> store bridge
-    "otcore.cli": 5,
-    "otcore.__main__": 6,  # `python -m otcore`: the entry point above the CLI
+    "otcore.cli": 6,  # the console script: dispatches to service verbs and evaluations
+    "otcore.__main__": 7,  # `python -m otcore`: the entry point above the CLI
     "otcore.bench": 5,
     "otcore.jobs": 4,
     "otcore.methods": 3,

@@ -1,12 +1,12 @@
 """Export/import glue for the Review & Export page (no streamlit: testable on its own).
 
-Export writes through :func:`otcore.transfer.export_from_store` (re-exported by
+Export writes through :func:`otcore.service.transfer.export_from_store` (re-exported by
 :mod:`otcore.service`) into a temporary folder
 and hands back one downloadable file (the file itself, or a ``.zip`` when the format writes
 several files: THUMOS per class, per-frame files per video, ...); every name in it comes from
 the one sanitiser (:func:`otcore.formats.names.safe_name`). Import saves an upload (a file, or
 a ``.zip`` of a folder, extracted within caps) to a temporary folder and runs
-:func:`otcore.transfer.import_into_store`, returning its :class:`ImportReport`.
+:func:`otcore.service.transfer.import_into_store`, returning its :class:`ImportReport`.
 """
 
 from __future__ import annotations

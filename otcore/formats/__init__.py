@@ -4,7 +4,7 @@
 and ``write(annotations, path, fmt, fps=None, ...)``; formats ``activitynet``, ``thumos``,
 ``csv``, ``frames``, ``labelstudio``, ``eaf``, ``vtt``. Times are seconds everywhere; frames are
 converted with the video's decoded frame times or a given real fps only. Nothing here knows
-the store: the bridge to it (and the ``import``/``export`` commands) is :mod:`otcore.transfer`.
+the store: the bridge to it (and the ``import``/``export`` commands) is :mod:`otcore.service.transfer`.
 """
 
 from otcore.formats.io import FORMATS, detect_format, read, write

@@ -1,7 +1,7 @@
 """Atomic bulk import: a validated plan applied in one transaction, with bulk inserts.
 
 :func:`apply_import` writes an :class:`ImportPlan` (made and validated beforehand, e.g. by
-:mod:`otcore.transfer`) in a single write transaction: the project (created if missing), the
+:mod:`otcore.service.transfer`) in a single write transaction: the project (created if missing), the
 labels it lacks, placeholder videos, the segments, and one ``import`` entry of the edit log per
 video (so each video's import is one undo step). Either all of it is stored or, on any error,
 none of it. Rows go in with multi-row ``INSERT ... RETURNING`` statements, so the cost is linear

@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "MAX_SAMPLE_FPS", "MAX_BATCH"]
+__all__ = ["main", "build_parser", "sampling_fps", "MAX_SAMPLE_FPS", "MAX_BATCH"]
 
 
 #: Bounds of ``--fps`` (sampled frames per second) and ``--batch`` (frames per encoder batch).
@@ -20,7 +20,8 @@ MAX_SAMPLE_FPS = 240.0
 MAX_BATCH = 4096
 
 
-def _fps(text: str) -> float:
+def sampling_fps(text: str) -> float:
+    """``--fps`` of feature sampling: a finite number in ``(0, MAX_SAMPLE_FPS]`` (argparse type)."""
     try:
         v = float(text)
     except ValueError:
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("video", help="video file (mp4, mkv, avi, webm, ...)")
     ap.add_argument(
         "--fps",
-        type=_fps,
+        type=sampling_fps,
         default=2.0,
         help=f"sampled frames per second, in (0, {MAX_SAMPLE_FPS:g}] (default 2)",
     )

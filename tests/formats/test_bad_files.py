@@ -12,8 +12,8 @@ import pytest
 
 from otcore.formats import FormatError
 from otcore.formats.safezip import ZipLimits
+from otcore.service.transfer import import_into_store, import_main
 from otcore.store import EditLog, Store
-from otcore.transfer import import_into_store, import_main
 from tests.formats.bad_corpus import CORPUS, HEADER
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from otcore.formats import VideoAnnotations, VideoMeta, read, write
-from otcore.transfer import ABSENT_STATUS, export_main, import_main
+from otcore.service.transfer import ABSENT_STATUS, export_main, import_main
 from otcore.types import Segment
 
 store_mod = pytest.importorskip("otcore.store")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from otcore.formats import read
+from otcore.service.transfer import export_from_store, import_into_store
 from otcore.store import EditLog, Store
-from otcore.transfer import export_from_store, import_into_store
 
 TOL = 1e-4  # 0.1 ms
 

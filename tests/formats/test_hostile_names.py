@@ -140,9 +140,9 @@ def test_csv_cells_never_run_as_formulas(tmp_path: Path):
 
 
 def test_unsafe_names_in_an_import_are_stored_safely(tmp_path: Path, data_dir: Path):
+    from otcore.service.transfer import export_from_store, import_into_store
     from otcore.settings import load_settings
     from otcore.store import Store
-    from otcore.transfer import export_from_store, import_into_store
 
     src = tmp_path / "in.csv"
     src.write_text(

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from otcore.service.transfer import export_from_store, import_into_store
 from otcore.store import EditLog, Store
-from otcore.transfer import export_from_store, import_into_store
 
 LS_TASKS = [
     {
