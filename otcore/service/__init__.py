@@ -59,9 +59,13 @@ from otcore.service.videos import (
     submit_extraction,
     video_rows,
 )
+from otcore.service.transfer import export_from_store, import_into_store
 from otcore.store.predictions import SavedPrediction
 
 __all__ = [
+    # annotations in and out
+    "import_into_store",
+    "export_from_store",
     # videos and features
     "AddedVideo",
     "EncoderChoice",

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from otcore.paths import data_path, data_relative
-from otcore.service.transfer import export_from_store, import_into_store  # noqa: F401 - re-exported for the pages
 from otcore.settings import Settings, load_settings
 from otcore.types import VideoFeatures
 
