@@ -53,7 +53,10 @@ Training :math:`L = L_V + L_A + \lambda_S L_S + \lambda_C L_C` (code: λ_S 1, λ
 (code: lr 1e-4, weight decay 5e-4). Testing: :math:`P^T = \mathrm{softmax}(P^S)\,Q^C_{:,1}`.
 ``fusion="per_class"`` (code): the localisation curve of class c is
 :math:`(\mathrm{softmax}_c P^V + P^A + P^T)/3` (baseline: :math:`(\mathrm{softmax}_c P^V + P^A)/2`),
-and the test-time MIL selects with the same curve; ``"agnostic"``: :math:`P^M = \tfrac12 P^A + \tfrac12
+and the test-time MIL selects with the same curve; ``"replace"`` (the paper's fusion inside the
+code's curve): :math:`(\mathrm{softmax}_c P^V + P^M)/2` with :math:`P^M = \tfrac12 P^A + \tfrac12 P^T`
+in place of the baseline's :math:`P^A`, so the class evidence keeps its weight ½ and the clusters
+share the class-agnostic half with the attention; ``"agnostic"``: :math:`P^M = \tfrac12 P^A + \tfrac12
 P^T` for every class (baseline :math:`P^A`). The class-agnostic foreground curve ``p_fg`` is the
 highest curve over the predicted classes. With ``clustering=False`` the model is the attention-only
 baseline.
@@ -96,7 +99,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "video_loss": ("softmax", "bce"),
     "att_negatives": ("all", "lowest"),
     "rank_prior": ("paper", "code"),
-    "fusion": ("per_class", "agnostic"),
+    "fusion": ("per_class", "replace", "agnostic"),
 }
 
 
@@ -374,6 +377,10 @@ class CASE(nn.Module):
         if cfg.fusion == "per_class":
             parts = [torch.softmax(cas, -1), pa[:, None]] + ([pt[:, None]] if cfg.clustering else [])
             curves = sum(parts[1:], parts[0]) / len(parts)
+            sel = curves
+        elif cfg.fusion == "replace":
+            pm = 0.5 * pa + 0.5 * pt if cfg.clustering else pa
+            curves = 0.5 * (torch.softmax(cas, -1) + pm[:, None])
             sel = curves
         else:
             fused = 0.5 * pa + 0.5 * pt if cfg.clustering else pa
