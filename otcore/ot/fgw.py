@@ -27,13 +27,13 @@ __all__ = [
 BALANCED_FORMS = ("mirror", "asot")
 
 
-def segment_radius(n_segments: int) -> float:
+def segment_radius(n_segments: float) -> float:
     r"""The band-radius rule: :math:`r = 1/(2S)` for ``n_segments`` :math:`S` expected segments.
 
     A video of N frames cut into S segments has segments of N/S frames on average; the band
     :math:`0 < |i-j| \le rN` then spans ``2rN = N/S`` frames, one average segment. Frames that close
     are asked to share an action, farther ones are free. The rule looks at no labels and holds at any
-    sampling rate (it is a fraction of each video). With the K actions of the frames→actions problem
+    sampling rate (it is a fraction of each video). S may be a mean (fractional). With the K actions of the frames→actions problem
     as S: K = 7 gives 0.071, K = 8 gives 0.0625.
     """
     if n_segments < 1:
