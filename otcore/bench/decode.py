@@ -37,32 +37,34 @@ __all__ = ["main", "decode_videos", "score_videos", "mean_segments", "tune", "CA
 METRICS = ("MoF", "Edit", "F1@10", "F1@25", "F1@50")
 
 #: Decoder settings ``--tune`` chooses from on split 1 (name → overrides of DecoderSettings; the
-#: radius is the rule's in all of them, the band spanning one (f1) or half (f.5) an average segment):
-#: the earlier default (−log cost, α 0.6, λ 0.05) and ASOT's evaluation settings (λ 0.01) with its
-#: decoder cost 1 − p or the −log cost, at α 0.3 and 0.6.
+#: radius is the rule's in all of them, the band spanning one (f1.0) or half (f0.5) an average
+#: segment): the earlier default (−log cost, α 0.6, λ 0.05) and ASOT's evaluation settings (λ 0.01)
+#: with its decoder cost 1 − p or the −log cost, at α 0.3 / 0.6 and ε 0.04 / 0.01 (its decoder
+#: example), and "gated" forms that keep the argmax of videos that are not over-segmented.
 CANDIDATES: dict[str, dict[str, object]] = {
-    "neglog a.6 l.05 f1": {"cost": "neglog", "alpha": 0.6, "tau_b": 0.05},
-    "neglog a.3 l.01 f1": {"cost": "neglog", "alpha": 0.3, "tau_b": 0.01},
-    "1-p a.3 l.01 f1": {"cost": "one_minus", "alpha": 0.3, "tau_b": 0.01},
-    "1-p a.6 l.01 f1": {"cost": "one_minus", "alpha": 0.6, "tau_b": 0.01},
-    "neglog a.3 l.01 f.5": {"cost": "neglog", "alpha": 0.3, "tau_b": 0.01, "band_fraction": 0.5},
-    "1-p a.3 l.01 f.5": {"cost": "one_minus", "alpha": 0.3, "tau_b": 0.01, "band_fraction": 0.5},
-    "1-p a.6 l.01 f.5": {"cost": "one_minus", "alpha": 0.6, "tau_b": 0.01, "band_fraction": 0.5},
-    "1-p a.3 l.01 f1 e.01": {"cost": "one_minus", "alpha": 0.3, "tau_b": 0.01, "eps": 0.01},
-    "1-p a.6 l.01 f.5 e.01": {
-        "cost": "one_minus",
-        "alpha": 0.6,
-        "tau_b": 0.01,
-        "band_fraction": 0.5,
-        "eps": 0.01,
-    },
-    "neglog a.3 l.01 f.5 e.01": {
-        "cost": "neglog",
-        "alpha": 0.3,
-        "tau_b": 0.01,
-        "band_fraction": 0.5,
-        "eps": 0.01,
-    },
+    f"{'gated ' if gate else ''}{cost} a{alpha} l{lam} f{frac} e{eps}": {
+        "cost": cost,
+        "alpha": alpha,
+        "tau_b": lam,
+        "band_fraction": frac,
+        "eps": eps,
+        "only_oversegmented": gate,
+    }
+    for cost, alpha, lam, frac, eps, gate in [
+        ("neglog", 0.6, 0.05, 1.0, 0.04, False),  # the earlier default, radius by the rule
+        ("neglog", 0.3, 0.01, 1.0, 0.04, False),
+        ("one_minus", 0.3, 0.01, 1.0, 0.04, False),
+        ("one_minus", 0.6, 0.01, 1.0, 0.04, False),
+        ("neglog", 0.3, 0.01, 0.5, 0.04, False),
+        ("one_minus", 0.3, 0.01, 0.5, 0.04, False),
+        ("one_minus", 0.6, 0.01, 0.5, 0.04, False),
+        ("one_minus", 0.3, 0.01, 1.0, 0.01, False),
+        ("one_minus", 0.6, 0.01, 0.5, 0.01, False),
+        ("one_minus", 0.3, 0.01, 1.0, 0.01, True),
+        ("one_minus", 0.6, 0.01, 0.5, 0.01, True),
+        ("one_minus", 0.6, 0.01, 0.5, 0.04, True),
+        ("neglog", 0.3, 0.01, 0.5, 0.04, True),
+    ]
 }
 
 
@@ -144,7 +146,8 @@ def _print_settings(
     """Print the decoder settings and where they come from, with each folder's radius."""
     print(
         f"decoder settings: cost={settings.cost} eps={settings.eps} alpha={settings.alpha} "
-        f"lambda={settings.tau_b} rho={settings.rho}; chosen on: {chosen}"
+        f"lambda={settings.tau_b} rho={settings.rho} band_fraction={settings.band_fraction} "
+        f"only_oversegmented={settings.only_oversegmented}; chosen on: {chosen}"
         + (f"; given here: {', '.join(given)}" if given else "")
     )
     for name, vids in per_folder.items():
@@ -152,8 +155,10 @@ def _print_settings(
             print(f"  {name}: radius {settings.radius} (given)")
         else:
             s_bar = mean_segments(vids)
+            r = settings.band_fraction * segment_radius(s_bar)
             print(
-                f"  {name}: radius {segment_radius(s_bar):.4f} = 1/(2·{s_bar:.1f}), S from split 1's ground truth"
+                f"  {name}: radius {r:.4f} = {settings.band_fraction}/(2·{s_bar:.1f}), S from split 1's "
+                f"ground truth; only_oversegmented={settings.only_oversegmented}"
             )
 
 
