@@ -131,7 +131,7 @@ class CASEConfig:
     ccc_centre: bool = True
     lambda_s: float = 1.0
     lambda_c: float = 0.3
-    fusion: str = "per_class"
+    fusion: str = "replace"
     clustering: bool = True
     cluster_grad: bool = True
     class_threshold: float | None = None

@@ -16,7 +16,9 @@ Three OT problems, all solved with ASOT's temporally consistent unbalanced fused
 Cost with the sliced-Wasserstein term: :math:`C_{ij} = 1 - \cos(x_i, a_j) + w\,\mathrm{SWD}(x_i, a_j)`
 (:func:`otcore.ot.sliced_wasserstein_cost`, M random projections, p = 1), ``w = sw_weight``.
 
-The authors' code (``elenabbbuenob/CLOT``) differs in kind in two places; both are options:
+The authors' code (``elenabbbuenob/CLOT``) differs in kind in two places; both forms are offered
+and the code's are the defaults (the methods as their authors wrote them; ``otstudio eval segment``
+reports both, see the README's evaluation table):
 
 * ``dispatch_form="code"`` (``FeatureDispatcher``): with :math:`s_{ik} = \sigma(\beta + \alpha\cos(A_k,
   f_i))` (α = 1, β = 0 at the start), every frame joins its most similar action only (a hard mask
@@ -62,8 +64,8 @@ class CLOTConfig(ASOTConfig):
     refine: bool = True
     sw_weight: float = 0.1
     sw_projections: int = 32
-    dispatch_form: str = "soft"
-    sw_form: str = "pointwise"
+    dispatch_form: str = "code"
+    sw_form: str = "code"
 
     def __post_init__(self) -> None:
         if self.dispatch_form not in ("soft", "code"):
