@@ -150,7 +150,8 @@ class VAOTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[..., D] → [..., D]`` (residual) or ``[..., out_dim]`` unit-norm embeddings."""
         if not self.residual:
-            return self.mlp(x)
+            out: torch.Tensor = self.mlp(x)
+            return out
         return nn.functional.normalize(x + self.mlp.net(x), dim=-1)
 
 
@@ -197,7 +198,7 @@ def train_alignment(
             logp = torch.log_softmax(fi @ fj.T / tau, dim=-1)
             loss = -(target * logp).sum(-1)[keep].mean() if bool(keep.any()) else logp.sum() * 0.0
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             tot += float(loss.detach())
         if progress is not None:

@@ -155,7 +155,8 @@ class ASOT(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Frame embeddings ``[N, d]`` of prepared features ``[N, D]``."""
-        return self.encoder(x)
+        f: torch.Tensor = self.encoder(x)
+        return f
 
     def cost(self, f: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """OT cost ``1 − cos(F, A)`` ``[N, K]``."""
@@ -203,7 +204,7 @@ class ASOT(nn.Module):
                 idx = sample_sorted(xs[vi].shape[0], cfg.frames_per_video, g).to(device)
                 loss = self.step_loss(xs[vi][idx])
                 opt.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 tot += float(loss.detach())
             if progress is not None:

@@ -194,6 +194,8 @@ class _CosineHead(nn.Module):
 class CASE(nn.Module):
     """The CASE model (classification + attention branches, snippet clustering, cluster classification)."""
 
+    cluster_fg: torch.Tensor
+
     def __init__(self, in_dim: int, n_classes: int, config: CASEConfig = CASEConfig()) -> None:
         super().__init__()
         self.config = config
@@ -355,7 +357,7 @@ class CASE(nn.Module):
                 losses = self._losses(xb.to(dev), mb.to(dev), yb.to(dev))
                 loss = torch.stack(list(losses.values())).sum()
                 opt.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
                 tot += float(loss.detach())
             if progress is not None:

@@ -109,7 +109,7 @@ class CLOT(ASOT):
     # --- pieces ----------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder output, then feature dispatching (if on)."""
-        f = self.encoder(x)
+        f: torch.Tensor = self.encoder(x)
         if not self.config.dispatch:
             return f
         a = self.action_embeddings()
