@@ -54,9 +54,10 @@ def test_foreground_from_video_labels(clustering: bool):
     o = outs[0]
     assert o.p_fg.shape == (tx[0].shape[0],) and o.p_clusters.shape == (tx[0].shape[0], 8)
     assert float(o.p_fg.min()) >= 0 and float(o.p_fg.max()) <= 1
-    # per-class fusion (the code's): (softmax CAS_c + P^A [+ P^T]) / n, p_fg = best predicted class
-    parts = [torch.softmax(o.cas, -1), o.p_att[:, None]] + ([o.p_clu[:, None]] if clustering else [])
-    assert torch.allclose(o.p_class, sum(parts[1:], parts[0]) / len(parts), atol=1e-6)
+    # default fusion "replace": (softmax CAS_c + P^M) / 2 with P^M = (P^A + P^T) / 2 (baseline: P^A),
+    # p_fg = the best predicted class's curve
+    pm = 0.5 * (o.p_att + o.p_clu) if clustering else o.p_att
+    assert torch.allclose(o.p_class, 0.5 * (torch.softmax(o.cas, -1) + pm[:, None]), atol=1e-6)
     assert torch.allclose(o.p_fg, o.p_class[:, list(o.classes)].amax(-1))
     if clustering:
         # cluster foreground shares are a distribution-valued statistic in [0, 1]
@@ -170,3 +171,11 @@ def test_attention_loss_uses_every_snippet_normalised_per_video():
 def test_bad_setting_is_one_line_error():
     with pytest.raises(ValueError, match="fusion must be one of"):
         CASEConfig(fusion="mean")
+
+
+def test_code_per_class_fusion_averages_three_curves():
+    xs, labels, _ = sequences(8, seed=5)
+    cfg = CASEConfig(n_clusters=4, hidden=16, epochs=2, fusion="per_class", dropout=0.0)
+    o = CASE(24, 2, cfg).fit(xs, labels).infer(xs[0])
+    expected = (torch.softmax(o.cas, -1) + o.p_att[:, None] + o.p_clu[:, None]) / 3
+    assert torch.allclose(o.p_class, expected, atol=1e-6)
