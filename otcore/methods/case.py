@@ -3,7 +3,8 @@ r"""CASE: clustering-assisted weakly supervised temporal action localization (vi
 Snippet features :math:`F \in \mathbb R^{T\times D}` of a video with video-level labels
 :math:`y \in \{0,1\}^G`. The defaults follow the authors' code (``Qinying-Liu/CASE``) where the paper
 and the code differ; each such choice is a field of :class:`CASEConfig`, so the paper's form stays
-available.
+available. Two defaults are not the code's: the paper's rank prior and the ``"replace"`` fusion
+(chosen on seeds 0-9 of ``otstudio eval weak``, see :mod:`otcore.bench.weak`).
 
 Baseline (two branches).
   * Classification branch: T-CAS :math:`P^V \in \mathbb R^{T\times G}` (logits). MIL: per class the
