@@ -7,7 +7,8 @@ frame (default 3: 5 fps on Breakfast's 15 fps) and maps the match back to full r
 per-video standardised features), ``vaot-ssl`` (VAOT's self-supervised encoder trained on the
 activity's videos, per seed), ``dtw`` (dynamic time warping on the cosine cost of the same
 features) and ``linear`` (linear time stretch). Deterministic methods ignore ``--seeds``. The band
-radius defaults to :data:`otcore.methods.asot.BREAKFAST_RADIUS` (0.1), as for ``eval segment``.
+radius defaults to the rule of ``eval segment`` (:data:`otcore.methods.asot.RADIUS_RULE`), with the
+activity's ASOT K as the expected segment count (coffee: 7 → r = 0.071); ``--radius`` fixes it.
 
 Last line: ``align <method>: acc=.. (pairs=..)`` (mean ± std over seeds of the mean over pairs, percent).
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from otcore.bench.data import load_segmentation_folder
 from otcore.bench.seeds import parse_seeds
 from otcore.methods.align import AlignSettings, align_videos, dtw_align, linear_align, train_alignment
-from otcore.methods.asot import BREAKFAST_RADIUS
+from otcore.methods.asot import BREAKFAST_K, RADIUS_RULE
 
 __all__ = ["main", "pair_accuracy", "METHODS", "BACKGROUND"]
 
@@ -53,9 +55,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument(
         "--radius",
         type=float,
-        default=BREAKFAST_RADIUS,
-        help="band radius (fraction of a video); default the Breakfast value of the segmentation "
-        "evaluation, 0.1 (0.04 = VAOT/ASOT code)",
+        default=None,
+        help="band radius (fraction of a video); default the rule r = 1/(2K) with the activity's "
+        "ASOT K (0.04 = VAOT/ASOT code)",
     )
     ap.add_argument("--zeta", type=float, default=0.0)
     ap.add_argument("--rho", type=float, default=0.1)
@@ -69,12 +71,26 @@ def main(argv: list[str]) -> int:
     )
     args = ap.parse_args(argv)
     data = load_segmentation_folder(args.data, args.activity)
-    settings = AlignSettings(eps=args.eps, alpha=args.alpha, radius=args.radius, zeta=args.zeta, rho=args.rho)
     seeds = parse_seeds(args.seeds) if args.method == "vaot-ssl" else [0]
     per_seed: list[float] = []
     n_pairs = 0
     for act, videos in data.items():
         names = [v.name.split("_")[0] for v in videos]
+        n_seg = BREAKFAST_K.get(act, len({c for v in videos for c in v.labels}))
+        settings = AlignSettings(
+            eps=args.eps,
+            alpha=args.alpha,
+            radius=args.radius,
+            zeta=args.zeta,
+            rho=args.rho,
+            n_segments=n_seg,
+        )
+        print(
+            f"settings: eps={settings.eps} alpha={settings.alpha} rho={settings.rho} zeta={settings.zeta} "
+            f"radius={settings.radius_for(n_seg):.4f} "
+            + ("(given by --radius)" if args.radius is not None else f"(rule {RADIUS_RULE}, K={n_seg})")
+            + "; eps/alpha/rho/zeta: VAOT's code defaults, not tuned here"
+        )
         print(
             f"activity {act}: {len(videos)} videos, method {args.method}"
             + (f", settings {settings}" if args.method.startswith("vaot") else "")
@@ -85,13 +101,7 @@ def main(argv: list[str]) -> int:
             if args.method == "vaot-ssl":
                 enc = train_alignment(
                     [v.features for v in videos],
-                    AlignSettings(
-                        eps=args.eps,
-                        alpha=args.alpha,
-                        radius=args.radius,
-                        zeta=args.zeta,
-                        rho=args.rho or 0.1,
-                    ),
+                    replace(settings, rho=settings.rho or 0.1),
                     epochs=args.epochs,
                     seed=seed,
                 )

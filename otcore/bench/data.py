@@ -26,6 +26,7 @@ __all__ = [
     "load_mapping",
     "load_segmentation_folder",
     "find_score_folders",
+    "score_folder_granularity",
     "load_score_folder",
     "labels_to_runs",
 ]
@@ -121,6 +122,18 @@ def find_score_folders(path: str | Path) -> list[Path]:
     path = Path(path)
     base = path / "predictions" if (path / "predictions").is_dir() else path
     return sorted({fp.parent for fp in base.rglob("*.mat")})
+
+
+def score_folder_granularity(folder: str | Path, root: str | Path) -> str | None:
+    """The granularity of a score folder: ``<g>`` in ``predictions/<Dataset>/<g>/<model>``, ``None``
+    in the layout without one, ``predictions/<Dataset>/<model>`` (e.g. GTEA)."""
+    root = Path(root)
+    base = root / "predictions" if (root / "predictions").is_dir() else root
+    try:
+        rel = Path(folder).relative_to(base).parts
+    except ValueError:
+        return None
+    return rel[1] if len(rel) >= 3 else None
 
 
 def _split_lists(root: Path, dataset: str) -> dict[int, list[str]]:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from otcore.bench.data import SegVideo, load_segmentation_folder
-from otcore.bench.seeds import parse_seeds
+from otcore.bench.seeds import parse_overrides, parse_seeds
 from otcore.metrics import f1_at, hungarian_match, miou, mof
 
 __all__ = ["main", "run_method", "score_activity", "METHODS"]
@@ -45,7 +45,7 @@ def run_method(
     k: int,
     seed: int,
     epochs: int | None = None,
-    extra: dict | None = None,
+    extra: dict[str, object] | None = None,
 ) -> list[np.ndarray]:
     """Per-frame cluster ids of ``method`` on the videos of one activity."""
     torch.manual_seed(seed)
@@ -101,6 +101,31 @@ def score_activity(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, 
     return out
 
 
+def _print_settings(method: str, k: int, extra: dict[str, object]) -> None:
+    """Print the OT settings in force and where each comes from."""
+    if method not in ("asot", "clot"):
+        print(
+            "settings: none (deterministic baseline)"
+            if method == "equal"
+            else "settings: k-means, 10 restarts"
+        )
+        return
+    from otcore.methods.asot import RADIUS_RULE, breakfast_config
+
+    cfg = breakfast_config(k, **{key: v for key, v in extra.items() if key in ("radius", "eval_tau_b")})
+    for name, ot in (("train", cfg.train_ot), ("eval", cfg.eval_ot)):
+        print(
+            f"settings {name}: eps={ot.eps} alpha={ot.alpha} rho={ot.rho} lambda={ot.tau_b} "
+            f"radius={ot.radius_for(k):.4f}"
+        )
+    given = "radius" in extra and extra["radius"] is not None
+    print(
+        "  chosen on: ASOT's Breakfast script (eps, alpha, rho, training lambda), ASOT's code (eval lambda "
+        f"0.01); radius {'given by --set' if given else 'by the rule ' + RADIUS_RULE}; nothing tuned on these videos"
+        + (f"; overridden: {', '.join(sorted(extra))}" if extra else "")
+    )
+
+
 def _fmt(vals: list[float]) -> str:
     a = np.asarray(vals, dtype=float)
     return f"{a.mean():5.1f} ± {a.std():4.1f}"
@@ -133,12 +158,11 @@ def main(argv: list[str]) -> int:
 
     data = load_segmentation_folder(args.data, args.activity)
     seeds = parse_seeds(args.seeds)
-    extra = {}
-    for kv in args.set:
-        key, val = kv.split("=", 1)
-        extra[key] = json.loads(val) if val[:1] in "[{0123456789-.tfn" else val
-        if isinstance(extra[key], list):
-            extra[key] = tuple(extra[key])
+    try:
+        extra = parse_overrides(args.set)
+    except ValueError as exc:
+        print(f"eval segment: {exc}")
+        return 2
     metrics = ["MoF", "F1@10", "F1@25", "F1@50", "mIoU"]
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     for act, videos in data.items():
@@ -157,6 +181,7 @@ def main(argv: list[str]) -> int:
             f"{n_gt} ground-truth classes, K = {k}, method {args.method}, seeds {seeds}"
         )
         header = f"{'seed':>6} {'level':>9} " + " ".join(f"{m:>7}" for m in metrics) + f" {'time s':>7}"
+        _print_settings(args.method, k, extra)
         print(header)
         per = {lvl: {m: [] for m in metrics} for lvl in ("activity", "video")}
         for seed in seeds:

@@ -25,11 +25,18 @@ import numpy as np
 import torch
 
 from otcore.bench.gym import Sequence, build_sequence, load_clips, split_classes, split_clips
-from otcore.bench.seeds import parse_seeds
+from otcore.bench.seeds import parse_overrides, parse_seeds
 from otcore.methods.case import CASE, CASEConfig, foreground_segments
 from otcore.metrics import THUMOS_TIOUS, detection_map
 
-__all__ = ["main", "make_weak_protocol", "roc_auc"]
+__all__ = ["main", "make_weak_protocol", "roc_auc", "run_seed"]
+
+#: Where the defaults of :class:`CASEConfig` come from (printed by every run).
+CHOSEN_ON = (
+    "the authors' code (forms, λ_C, lr, weight decay); fusion 'replace' with gradients through the "
+    "clusters, the best mean AUC + mAP of six (fusion × cluster_grad) on seeds 0-9; epochs 50 by the "
+    "CPU budget (not tuned); seeds 10-14 never used for a choice"
+)
 
 
 def roc_auc(scores: np.ndarray, targets: np.ndarray) -> float:
@@ -73,6 +80,29 @@ def make_weak_protocol(
     return targets, make(train_clips, n_train, "train"), make(test_clips, n_test, "test")
 
 
+def run_seed(root: str, seed: int, config: CASEConfig, n_targets: int = 6) -> tuple[float, dict[str, float]]:
+    """Train one model on seed ``seed``'s protocol; ``(frame AUC, detection mAPs)`` in [0, 1]."""
+    targets, train, test = make_weak_protocol(root, seed, n_targets)
+    cfg = replace(config, seed=seed)
+    model = CASE(train[0].features.shape[1], len(targets), cfg)
+    model.fit([s.features for s in train], [[targets.index(lb) for lb in s.labels()] for s in train])
+    all_s, all_t = [], []
+    preds, gts = {}, {}
+    for s in test:
+        out = model.infer(s.features)
+        fgt = np.zeros(s.n_frames, dtype=bool)
+        for seg in s.segments:
+            fgt[int(round(seg.start * s.fps)) : int(round(seg.end * s.fps))] = True
+        all_s.append(out.p_fg.numpy())
+        all_t.append(fgt)
+        segs = foreground_segments(out, targets, s.fps)
+        preds[s.name] = [
+            {"label": g.label, "segment": [g.start, g.end], "score": float(g.score or 0.0)} for g in segs
+        ]
+        gts[s.name] = [{"label": g.label, "segment": [g.start, g.end]} for g in s.segments]
+    return roc_auc(np.concatenate(all_s), np.concatenate(all_t)), detection_map(preds, gts, THUMOS_TIOUS)
+
+
 def main(argv: list[str]) -> int:
     """Run the weak-supervision evaluation; see the module docstring."""
     ap = argparse.ArgumentParser(prog="otstudio eval weak", description=__doc__.split("\n\n")[0])
@@ -81,46 +111,67 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seeds", default="0-4")
     ap.add_argument("--targets", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a CASEConfig field (e.g. rank_prior=code); repeatable",
+    )
     args = ap.parse_args(argv)
     seeds = parse_seeds(args.seeds)
+    try:
+        overrides = parse_overrides(args.set)
+        if args.epochs is not None:
+            overrides["epochs"] = args.epochs
+        cfg = replace(CASEConfig(clustering=args.method == "case"), **overrides)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        print(f"eval weak: bad setting: {exc}")
+        return 2
+    torch.set_num_threads(1)
+    _print_settings(cfg, overrides)
     aucs, maps = [], []
     print(
-        f"{'seed':>5} {'targets':>7} {'train':>6} {'test':>5} {'AUC':>6} "
+        f"{'seed':>5} {'AUC':>6} "
         + " ".join(f"mAP@{t:.1f}" for t in THUMOS_TIOUS)
         + f" {'avg':>6} {'time s':>7}"
     )
     for seed in seeds:
         t0 = time.perf_counter()
-        targets, train, test = make_weak_protocol(args.data, seed, args.targets)
-        cfg = CASEConfig(clustering=args.method == "case", seed=seed)
-        if args.epochs is not None:
-            cfg = replace(cfg, epochs=args.epochs)
-        torch.manual_seed(seed)  # the weight initialisation too
-        model = CASE(train[0].features.shape[1], len(targets), cfg)
-        model.fit([s.features for s in train], [[targets.index(lb) for lb in s.labels()] for s in train])
-        all_s, all_t = [], []
-        preds, gts = {}, {}
-        for s in test:
-            out = model.infer(s.features)
-            fgt = np.zeros(s.n_frames, dtype=bool)
-            for seg in s.segments:
-                fgt[int(round(seg.start * s.fps)) : int(round(seg.end * s.fps))] = True
-            all_s.append(out.p_fg.numpy())
-            all_t.append(fgt)
-            segs = foreground_segments(out, targets, s.fps)
-            preds[s.name] = [
-                {"label": g.label, "segment": [g.start, g.end], "score": float(g.score or 0.0)} for g in segs
-            ]
-            gts[s.name] = [{"label": g.label, "segment": [g.start, g.end]} for g in s.segments]
-        auc = 100 * roc_auc(np.concatenate(all_s), np.concatenate(all_t))
-        dm = detection_map(preds, gts, THUMOS_TIOUS)
-        aucs.append(auc)
+        auc, dm = run_seed(args.data, seed, cfg, args.targets)
+        aucs.append(100 * auc)
         maps.append(100 * dm["average"])
         print(
-            f"{seed:>5} {len(targets):>7} {len(train):>6} {len(test):>5} {auc:6.1f} "
+            f"{seed:>5} {100 * auc:6.1f} "
             + " ".join(f"{100 * dm[f'mAP@{t:.1f}']:7.1f}" for t in THUMOS_TIOUS)
             + f" {100 * dm['average']:6.1f} {time.perf_counter() - t0:7.1f}"
         )
     a, m = np.asarray(aucs), np.asarray(maps)
-    print(f"weak {args.method}: AUC={a.mean():.1f}±{a.std():.1f} mAP={m.mean():.1f}±{m.std():.1f}")
+    print(
+        f"weak {args.method}: AUC={a.mean():.1f}±{a.std():.1f} mAP={m.mean():.1f}±{m.std():.1f} (seeds {args.seeds})"
+    )
     return 0
+
+
+def _print_settings(cfg: CASEConfig, overrides: dict[str, object]) -> None:
+    """Print the settings in force and where they come from."""
+    keys = (
+        "cluster_head",
+        "mil",
+        "video_loss",
+        "att_negatives",
+        "rank_prior",
+        "sigma",
+        "fusion",
+        "lambda_s",
+        "lambda_c",
+        "lr",
+        "weight_decay",
+        "epochs",
+        "clustering",
+    )
+    print("settings: " + " ".join(f"{k}={getattr(cfg, k)}" for k in keys))
+    print(
+        f"  chosen on: {CHOSEN_ON}"
+        + (f"; overridden here: {', '.join(sorted(overrides))}" if overrides else "")
+    )

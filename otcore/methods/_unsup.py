@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from otcore.ot.fgw import FGWSettings, solve_fgw
 from otcore.types import Segment
 
 __all__ = [
+    "FGWSettings",
     "OTSettings",
     "MLPEncoder",
     "standardise",
@@ -25,21 +26,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class OTSettings:
-    """Settings of one fused-GW solve (ASOT notation).
-
-    ``eps`` entropic weight ε, ``alpha`` GW weight α, ``radius`` r (fraction of N), ``rho`` weight of
-    the temporal prior R_ik = |i/N − k/K|, ``tau_b`` KL weight λ of the relaxed action marginal
-    (``None`` = balanced), ``max_iter`` mirror-descent iterations.
-    """
-
-    eps: float = 0.07
-    alpha: float = 0.3
-    radius: float = 0.04
-    rho: float = 0.1
-    tau_b: float | None = 0.05
-    max_iter: int = 25
+#: The settings of one fused-GW solve: :class:`otcore.ot.fgw.FGWSettings` (one frozen, keyword-only
+#: object shared by the methods, the decoder and the alignment; ``radius=None`` is the band-radius
+#: rule :func:`otcore.ot.fgw.segment_radius` of the problem's K actions).
+OTSettings = FGWSettings
 
 
 @contextmanager
@@ -127,18 +117,9 @@ def _lloyd(
 
 def solve_temporal_ot(cost: torch.Tensor, settings: OTSettings) -> torch.Tensor:
     """The plan ``[..., N, K]`` of ASOT's temporally consistent (unbalanced) fused-GW problem on ``cost``
-    (no gradient), rows renormalised to sum to one."""
-    from otcore.ot import TemporalFGWProblem, fused_gw
-
+    (no gradient, :func:`otcore.ot.fgw.solve_fgw`), rows renormalised to sum to one."""
     with torch.no_grad():
-        prob = TemporalFGWProblem(
-            cost.detach(),
-            radius=settings.radius,
-            alpha=settings.alpha,
-            rho=settings.rho,
-            tau_b=settings.tau_b,
-        )
-        plan = fused_gw(prob, eps=settings.eps, max_iter=settings.max_iter).plan
+        plan = solve_fgw(cost.detach(), settings).plan
         plan = torch.nan_to_num(plan, nan=0.0)
         return plan / plan.sum(-1, keepdim=True).clamp_min(1e-30)
 

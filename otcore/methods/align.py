@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from otcore.methods._unsup import MLPEncoder, sample_sorted, standardise
+from otcore.ot.fgw import FGWSettings
 
 __all__ = [
     "AlignSettings",
@@ -48,18 +49,25 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class AlignSettings:
-    """Settings of the alignment OT: ε, α (GW weight), radius r, ζ (dummy threshold), ρ (temporal prior),
-    whether to standardise each video's features first (``rho`` default 0.1, see the module docstring), and the mirror-descent iterations."""
+@dataclass(frozen=True, kw_only=True)
+class AlignSettings(FGWSettings):
+    """Settings of the alignment OT: the fused-GW settings (ε, α, radius r, ρ, iterations; alignment is
+    balanced, so ``tau_b`` must stay ``None``) plus ζ (dummy threshold), whether to standardise each
+    video's features first, and ``n_segments``, the expected number of segments per video that sets
+    the radius when ``radius`` is ``None``: r = 1/(2·n_segments)
+    (:func:`otcore.ot.fgw.segment_radius`; the band spans one average segment)."""
 
-    eps: float = 0.07
-    alpha: float = 0.3
-    radius: float = 0.04
+    tau_b: float | None = None
     zeta: float = 0.0
-    rho: float = 0.1
     standardise: bool = True
-    max_iter: int = 25
+    n_segments: int = 8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tau_b is not None:
+            raise ValueError("alignment is balanced: tau_b must be None")
+        if self.n_segments < 1:
+            raise ValueError(f"n_segments must be >= 1, got {self.n_segments}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def _solve(x: torch.Tensor, y: torch.Tensor, settings: AlignSettings) -> torch.T
             y,
             eps=settings.eps,
             alpha=settings.alpha,
-            r=settings.radius,
+            r=settings.radius_for(settings.n_segments),
             zeta=settings.zeta,
             rho=settings.rho,
             max_iter=settings.max_iter,
@@ -142,7 +150,8 @@ class VAOTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[..., D] → [..., D]`` (residual) or ``[..., out_dim]`` unit-norm embeddings."""
         if not self.residual:
-            return self.mlp(x)
+            out: torch.Tensor = self.mlp(x)
+            return out
         return nn.functional.normalize(x + self.mlp.net(x), dim=-1)
 
 
@@ -189,7 +198,7 @@ def train_alignment(
             logp = torch.log_softmax(fi @ fj.T / tau, dim=-1)
             loss = -(target * logp).sum(-1)[keep].mean() if bool(keep.any()) else logp.sum() * 0.0
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             tot += float(loss.detach())
         if progress is not None:

@@ -48,6 +48,8 @@ class FixedPrompts(nn.Module):
     """Fixed prompt features: ``forward() -> [C, N, D]`` (a buffer, nothing to learn): the class
     prototypes of the ``prototype`` baseline, or the cached prompt features of a trained model."""
 
+    features: torch.Tensor
+
     def __init__(self, features: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("features", features)

@@ -15,6 +15,25 @@ Three OT problems, all solved with ASOT's temporally consistent unbalanced fused
 
 Cost with the sliced-Wasserstein term: :math:`C_{ij} = 1 - \cos(x_i, a_j) + w\,\mathrm{SWD}(x_i, a_j)`
 (:func:`otcore.ot.sliced_wasserstein_cost`, M random projections, p = 1), ``w = sw_weight``.
+
+The authors' code (``elenabbbuenob/CLOT``) differs in kind in two places; both forms are offered
+and the code's are the defaults (the methods as their authors wrote them; ``otstudio eval segment``
+reports both, see the README's evaluation table):
+
+* ``dispatch_form="code"`` (``FeatureDispatcher``): with :math:`s_{ik} = \sigma(\beta + \alpha\cos(A_k,
+  f_i))` (α = 1, β = 0 at the start), every frame joins its most similar action only (a hard mask
+  :math:`m_{ik}`); each action aggregates its frames,
+  :math:`o_k = (\sum_i m_{ik}s_{ik}f_i + A_k) / (\sum_i m_{ik} + 1)`, and the aggregates are
+  redistributed softly, :math:`f'_i = \mathrm{norm}(f_i + \sum_k s_{ik} o_k)`.
+  ``"soft"`` (METHODS): :math:`f'_i = \mathrm{norm}(f_i + \frac1K\sum_k s_{ik}A_k)`.
+* ``sw_form="code"`` (``SlicedWassersteinCostMatrix``): circular slices
+  :math:`\pi_p(x) = \|x - 2\theta_p\|` on M unit directions, L2-normalised over the slices of
+  each point, then *sorted over the frames* (and over the actions) slice by slice; the cost is the
+  Euclidean distance between row i of the sorted frame slices and row j of the sorted action slices,
+  so row i is the i-th order statistic of every slice, not frame i. ``"pointwise"`` (METHODS): the
+  closed-form 1-D Wasserstein distance between the two points' projections. The code redraws its
+  directions at every call; here they are fixed per model seed, so training and inference see
+  the same cost.
 Training minimises the sum of the three cross-entropies; inference takes the argmax of the OT₃
 plan at the eval settings (OT₁'s when refinement is off). ``dispatch``, ``decoder``, ``refine``
 and ``sw_weight = 0`` switch each part off for ablations (all off = ASOT).
@@ -28,12 +47,12 @@ import torch
 from torch import nn
 
 from otcore.methods._unsup import OTSettings, seeded_init, solve_temporal_ot
-from otcore.methods.asot import ASOT, BREAKFAST_RADIUS, ASOTConfig
+from otcore.methods.asot import ASOT, ASOTConfig
 
 __all__ = ["CLOTConfig", "CLOT", "clot_breakfast_config"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CLOTConfig(ASOTConfig):
     """:class:`ASOTConfig` plus CLOT's parts: ``n_queries`` K' (``None`` = K), attention heads,
     switches ``dispatch`` / ``decoder`` / ``refine``, the SW cost weight and its projections."""
@@ -45,17 +64,25 @@ class CLOTConfig(ASOTConfig):
     refine: bool = True
     sw_weight: float = 0.1
     sw_projections: int = 32
+    dispatch_form: str = "code"
+    sw_form: str = "code"
+
+    def __post_init__(self) -> None:
+        if self.dispatch_form not in ("soft", "code"):
+            raise ValueError(f"dispatch_form must be soft or code, got {self.dispatch_form!r}")
+        if self.sw_form not in ("pointwise", "code"):
+            raise ValueError(f"sw_form must be pointwise or code, got {self.sw_form!r}")
 
 
 def clot_breakfast_config(
-    n_clusters: int = 7, radius: float = BREAKFAST_RADIUS, **overrides: object
+    n_clusters: int = 7, radius: float | None = None, eval_tau_b: float | None = 0.01, **overrides: object
 ) -> CLOTConfig:
-    """CLOT with ASOT's Breakfast OT settings (α_train 0.4, α_eval 0.7, λ 0.1, ρ 0.2, band radius
-    :data:`otcore.methods.asot.BREAKFAST_RADIUS`)."""
+    """CLOT with ASOT's Breakfast OT settings (α_train 0.4, α_eval 0.7, training λ 0.1, evaluation
+    λ 0.01, ρ 0.2; band radius ``None`` = :data:`otcore.methods.asot.RADIUS_RULE`)."""
     cfg = CLOTConfig(
         n_clusters=n_clusters,
         train_ot=OTSettings(eps=0.07, alpha=0.4, radius=radius, rho=0.2, tau_b=0.1),
-        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=radius, rho=0.2, tau_b=0.1),
+        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=radius, rho=0.2, tau_b=eval_tau_b),
     )
     return replace(cfg, **overrides)  # type: ignore[arg-type]
 
@@ -69,8 +96,9 @@ class CLOT(ASOT):
         super().__init__(in_dim, config)
         d = config.out_dim
         kq = config.n_queries or config.n_clusters
-        self.gate_alpha = nn.Parameter(torch.tensor(5.0))
-        self.gate_beta = nn.Parameter(torch.tensor(-2.5))
+        code_gate = config.dispatch_form == "code"
+        self.gate_alpha = nn.Parameter(torch.tensor(1.0 if code_gate else 5.0))
+        self.gate_beta = nn.Parameter(torch.tensor(0.0 if code_gate else -2.5))
         heads = config.n_heads if d % config.n_heads == 0 else 1
         with seeded_init(config.seed + 1):
             self.queries = nn.Parameter(torch.randn(kq, d) * 0.5)
@@ -81,18 +109,24 @@ class CLOT(ASOT):
     # --- pieces ----------------------------------------------------------------------------
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder output, then feature dispatching (if on)."""
-        f = self.encoder(x)
+        f: torch.Tensor = self.encoder(x)
         if not self.config.dispatch:
             return f
         a = self.action_embeddings()
         phi = torch.sigmoid(self.gate_beta + self.gate_alpha * (f @ a.T))  # [N, K]
-        return nn.functional.normalize(f + phi @ a / a.shape[0], dim=-1)
+        if self.config.dispatch_form == "soft":
+            return nn.functional.normalize(f + phi @ a / a.shape[0], dim=-1)
+        hard = nn.functional.one_hot(phi.argmax(-1), a.shape[0]).to(f.dtype)  # [N, K]
+        agg = ((hard * phi).T @ f + a) / (hard.sum(0)[:, None] + 1.0)  # [K, d]
+        return nn.functional.normalize(f + phi @ agg, dim=-1)
 
     def cost(self, f: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """``1 − cos`` plus ``sw_weight`` × sliced-Wasserstein distance between points."""
         c = 1.0 - f @ a.T
-        if self.config.sw_weight > 0:
-            c = c + self.config.sw_weight * _sw_cost(f, a, self.config.sw_projections, self.config.seed)
+        cfg = self.config
+        if cfg.sw_weight > 0:
+            sw = _sw_sorted_cost if cfg.sw_form == "code" else _sw_cost
+            c = c + cfg.sw_weight * sw(f, a, cfg.sw_projections, cfg.seed)
         return c
 
     def segments(self, f: torch.Tensor) -> torch.Tensor:
@@ -145,3 +179,17 @@ def _sw_cost(x: torch.Tensor, y: torch.Tensor, n_proj: int, seed: int) -> torch.
     from otcore.ot import sliced_wasserstein_cost
 
     return sliced_wasserstein_cost(x, y, n_proj=n_proj, seed=seed)
+
+
+def _sw_sorted_cost(
+    x: torch.Tensor, y: torch.Tensor, n_proj: int, seed: int, radius: float = 2.0
+) -> torch.Tensor:
+    """The code's sliced-Wasserstein cost ``[N, K]`` (see the module docstring, ``sw_form="code"``):
+    circular slices ``‖x − radius·θ_p‖``, normalised over slices, sorted over frames, then pairwise
+    Euclidean distances between the sorted rows."""
+    g = torch.Generator().manual_seed(seed)
+    theta = nn.functional.normalize(torch.randn(n_proj, x.shape[-1], generator=g), dim=-1)
+    theta = theta.to(device=x.device, dtype=x.dtype)
+    xs = nn.functional.normalize(torch.cdist(x, radius * theta), dim=-1)
+    ys = nn.functional.normalize(torch.cdist(y, radius * theta), dim=-1)
+    return torch.cdist(xs.sort(dim=0).values, ys.sort(dim=0).values)

@@ -1,8 +1,10 @@
-"""ASOT's temporally consistent (unbalanced) fused Gromov-Wasserstein OT, by projected mirror descent."""
+"""ASOT's temporally consistent (unbalanced) fused Gromov-Wasserstein OT, by projected mirror descent,
+and :class:`FGWSettings`, the one settings object of a fused-GW solve (methods, decoder, alignment)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -10,7 +12,89 @@ from .geometry import band_radius, band_sum, temporal_prior
 from .problems import TemporalFGWProblem
 from .result import OTResult
 
-__all__ = ["fused_gw", "mirror_descent"]
+__all__ = [
+    "BALANCED_FORMS",
+    "FGWSettings",
+    "fused_gw",
+    "mirror_descent",
+    "segment_radius",
+    "solve_fgw",
+]
+
+#: Solvers of the balanced problem (``tau_b = None``): ``"mirror"`` = projected mirror descent with a
+#: KL projection on both marginals after every step; ``"asot"`` = ASOT's code: no mirror step, the plan
+#: is one Sinkhorn step on the gradient cost (see :func:`fused_gw`).
+BALANCED_FORMS = ("mirror", "asot")
+
+
+def segment_radius(n_segments: float) -> float:
+    r"""The band-radius rule: :math:`r = 1/(2S)` for ``n_segments`` :math:`S` expected segments.
+
+    A video of N frames cut into S segments has segments of N/S frames on average; the band
+    :math:`0 < |i-j| \le rN` then spans ``2rN = N/S`` frames, one average segment. Frames that close
+    are asked to share an action, farther ones are free. The rule looks at no labels and holds at any
+    sampling rate (it is a fraction of each video). S may be a mean (fractional). With the K actions of the frames→actions problem
+    as S: K = 7 gives 0.071, K = 8 gives 0.0625.
+    """
+    if n_segments < 1:
+        raise ValueError(f"n_segments must be >= 1, got {n_segments}")
+    return 1.0 / (2.0 * n_segments)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FGWSettings:
+    r"""Settings of one temporally consistent fused-GW solve (ASOT notation), frozen and keyword-only.
+
+    .. math::
+        \min_{T\mathbf 1 = a}\ \tfrac{\alpha}{2}\langle C_v T C_k, T\rangle
+        + (1-\alpha)\langle C + \rho R, T\rangle + \tau_b\,\mathrm{KL}(T^\top\mathbf 1\|b)
+        - \varepsilon H(T)
+
+    Attributes:
+        eps: entropic weight ε. alpha: GW weight α in [0, 1].
+        radius: band radius r as a fraction of N; ``None`` (default) = :func:`segment_radius` of the
+            problem's K columns (one average segment per band).
+        rho: weight of the temporal prior :math:`R_{ik} = |i/N - k/K|`.
+        tau_b: KL weight λ of the relaxed action marginal; ``None`` = balanced (hard ``Tᵀ1 = b``).
+        max_iter: solver iterations (ASOT: 25).
+        balanced: solver of the balanced problem, one of :data:`BALANCED_FORMS`.
+    """
+
+    eps: float = 0.07
+    alpha: float = 0.3
+    radius: float | None = None
+    rho: float = 0.1
+    tau_b: float | None = 0.05
+    max_iter: int = 25
+    balanced: str = "mirror"
+
+    def __post_init__(self) -> None:
+        if not self.eps > 0:
+            raise ValueError(f"eps must be positive, got {self.eps}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.radius is not None and not self.radius > 0:
+            raise ValueError(f"radius must be positive (or None for the rule), got {self.radius}")
+        if self.balanced not in BALANCED_FORMS:
+            raise ValueError(f"balanced must be one of {', '.join(BALANCED_FORMS)}, got {self.balanced!r}")
+        if self.max_iter < 1:
+            raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
+
+    def radius_for(self, n_segments: int) -> float:
+        """The radius in force for a problem of ``n_segments`` expected segments."""
+        return self.radius if self.radius is not None else segment_radius(n_segments)
+
+
+def solve_fgw(cost: torch.Tensor, settings: FGWSettings, *, tol: float = 1e-7) -> OTResult:
+    """:func:`fused_gw` on ``cost [..., N, K]`` with ``settings`` (radius rule on K when unset)."""
+    prob = TemporalFGWProblem(
+        cost,
+        radius=settings.radius_for(int(cost.shape[-1])),
+        alpha=settings.alpha,
+        rho=settings.rho,
+        tau_b=settings.tau_b,
+    )
+    return fused_gw(prob, eps=settings.eps, max_iter=settings.max_iter, tol=tol, balanced=settings.balanced)
 
 
 @torch.no_grad()
@@ -109,12 +193,48 @@ def mirror_descent(
     return T, it, converged, change
 
 
+@torch.no_grad()
+def _asot_balanced(
+    linear: torch.Tensor,
+    structure_grad: Callable[[torch.Tensor], torch.Tensor],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    eps: float,
+    max_iter: int,
+    tol: float,
+    sinkhorn_steps: int = 1,
+) -> tuple[torch.Tensor, int, bool]:
+    """ASOT's balanced solver: ``T ← Sinkhorn_ε(∇_FGW(T))`` with ``sinkhorn_steps`` scaling steps from
+    ``v = 1`` (columns updated last, so ``Tᵀ1 = b`` is exact and ``T1 = a`` is not); no mirror step.
+    Runs in the log domain (ASOT's code absorbs large scalings instead, the same plan)."""
+    la, lb = a.log(), b.log()
+    T = (la.unsqueeze(-1) + lb.unsqueeze(-2)).exp()
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 (it is returned)
+        log_k = -(structure_grad(T) + linear) / eps
+        log_k = log_k - log_k.amax(dim=(-2, -1), keepdim=True)
+        lv = torch.zeros_like(lb)
+        lu = torch.zeros_like(la)
+        for _ in range(max(1, sinkhorn_steps)):
+            lu = la - torch.logsumexp(log_k + lv.unsqueeze(-2), dim=-1)
+            lv = lb - torch.logsumexp(log_k + lu.unsqueeze(-1), dim=-2)
+        T_new = (log_k + lu.unsqueeze(-1) + lv.unsqueeze(-2)).exp()
+        change = (T_new - T).abs().sum(dim=(-2, -1))
+        T = T_new
+        if tol > 0 and bool((change <= tol).all()):
+            converged = True
+            break
+    return T, it, converged
+
+
 def fused_gw(
     problem: TemporalFGWProblem,
+    *,
     eps: float,
     max_iter: int = 25,
     tol: float = 1e-7,
-    *,
+    balanced: str = "mirror",
     proj_steps: int = 20,
     proj_tol: float = 1e-5,
     step_size: float | None = None,
@@ -141,6 +261,17 @@ def fused_gw(
     ``(T C_k)_{ik} = Σ_l T_il − T_ik`` and ``C_v X`` is a box filter along time (prefix sums),
     so one iteration is ``O(N·K)`` time and memory; the ``N×N`` structure is never built.
 
+    Balanced problem (``tau_b = None``), ``balanced``:
+
+    * ``"mirror"``: the mirror step above followed by a KL projection on both marginals (a few Sinkhorn
+      steps, see :func:`mirror_descent`); both marginals hold. This is not ASOT's code.
+    * ``"asot"`` (ASOT's code, ``n_iters = (25, 1)``): no mirror step; every iteration replaces the
+      plan by one Sinkhorn step on the gradient cost,
+      :math:`T \leftarrow \mathrm{diag}(u)\,e^{-G(T)/\varepsilon}\,\mathrm{diag}(v)`,
+      :math:`G(T) = \alpha C_v(TC_k) + (1-\alpha)(C+\rho R)`, :math:`u = a / (K\mathbf 1)`,
+      :math:`v = b / (K^\top u)`; the action marginal is exact, the frame marginal is not
+      (``marginal_error`` reports it).
+
     Stopping: after ``max_iter`` iterations (ASOT: 25), or earlier when ``‖T_t − T_{t−1}‖₁ ≤ tol``
     (``converged``). ``marginal_error`` = ``‖T1 − a‖₁`` (+ ``‖Tᵀ1 − b‖₁`` in the balanced variant), the
     violation of the hard constraints. ``cost`` = ``<T, C>`` with the problem's ``C`` (gradient to ``C``).
@@ -148,6 +279,7 @@ def fused_gw(
     Args:
         problem: :class:`TemporalFGWProblem` with cost ``[..., N, K]``.
         eps: entropic weight (ASOT: 0.07 train, 0.04 eval).
+        balanced: solver of the balanced problem (:data:`BALANCED_FORMS`); ignored when ``tau_b`` is set.
     Returns:
         :class:`OTResult` (no potentials).
 
@@ -179,20 +311,27 @@ def fused_gw(
         TCk = T.sum(-1, keepdim=True) - T
         return scale * band_sum(TCk, hw, dim=-2)
 
+    if balanced not in BALANCED_FORMS:
+        raise ValueError(f"balanced must be one of {', '.join(BALANCED_FORMS)}, got {balanced!r}")
     with torch.no_grad():
-        plan, n_iter, converged, _ = mirror_descent(
-            linear,
-            structure_grad,
-            a,
-            b,
-            float(eps),
-            problem.tau_b,
-            int(max_iter),
-            float(tol),
-            proj_steps=proj_steps,
-            step_size=step_size,
-            proj_tol=proj_tol,
-        )
+        if problem.tau_b is None and balanced == "asot":
+            plan, n_iter, converged = _asot_balanced(
+                linear, structure_grad, a, b, float(eps), int(max_iter), float(tol)
+            )
+        else:
+            plan, n_iter, converged, _ = mirror_descent(
+                linear,
+                structure_grad,
+                a,
+                b,
+                float(eps),
+                problem.tau_b,
+                int(max_iter),
+                float(tol),
+                proj_steps=proj_steps,
+                step_size=step_size,
+                proj_tol=proj_tol,
+            )
         merr = (plan.sum(-1) - a).abs().sum(-1)
         if problem.tau_b is None:
             merr = merr + (plan.sum(-2) - b).abs().sum(-1)

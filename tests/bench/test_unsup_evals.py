@@ -108,3 +108,26 @@ def test_weak_protocol_and_auc(shared_data):
     assert np.array_equal(again[1][0].features, train[0].features)
     assert weak_bench.roc_auc(np.array([0.1, 0.9, 0.8, 0.2]), np.array([0, 1, 1, 0])) == 1.0
     assert weak_bench.roc_auc(np.array([0.5, 0.5]), np.array([0, 1])) == 0.5
+
+
+def test_eval_decode_reads_both_layouts(shared_data, tmp_path, capsys):
+    """``predictions/<Dataset>/<model>/*.mat`` (GTEA-style) is found without ``--granularity``, and the
+    granularity layout still filters by it."""
+    import shutil
+
+    src = shared_data / "salads50_tcn" / "predictions" / "50Salads" / "eval" / "eval_video_SVM" / "1.mat"
+    flat = tmp_path / "flat" / "predictions" / "GTEA" / "SVM"
+    flat.mkdir(parents=True)
+    shutil.copy(src, flat / "1.mat")
+    assert decode_bench.main(["--data", str(tmp_path / "flat"), "--method", "argmax"]) == 0
+    assert "GTEA/SVM" in capsys.readouterr().out
+    deep = tmp_path / "deep" / "predictions" / "X" / "mid" / "SVM"
+    deep.mkdir(parents=True)
+    shutil.copy(src, deep / "1.mat")
+    assert decode_bench.main(["--data", str(tmp_path / "deep"), "--method", "argmax"]) == 2
+    assert "granularities there: mid" in capsys.readouterr().out
+    assert (
+        decode_bench.main(["--data", str(tmp_path / "deep"), "--method", "asot", "--granularity", "mid"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "S from split 1's ground truth" in out and "chosen on:" in out

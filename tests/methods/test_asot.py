@@ -67,7 +67,9 @@ def test_decoder_removes_flicker():
     scores[flip] = 0.1
     scores[flip, wrong[flip]] = 0.7
     am = scores.argmax(1)
-    dec = decode_scores(scores, DecoderSettings(alpha=0.3, radius=0.02)).numpy()
+    # the settings this test was written for (the earlier defaults, radius given)
+    st = DecoderSettings(cost="neglog", eps=0.04, alpha=0.3, radius=0.02, tau_b=0.05)
+    dec = decode_scores(scores, st).numpy()
     assert edit_score(dec, y) > edit_score(am, y) + 20
     assert mof(dec, y) >= mof(am, y)
 
@@ -82,3 +84,28 @@ def test_scores_to_cost_accepts_logits_and_probabilities():
     assert c2[0, 0] < c2[0, 1] and c2[1, 1] < c2[1, 0]
     with pytest.raises(ValueError):
         scores_to_cost(p, "nope")
+
+
+def test_decoder_radius_rule_from_expected_segments():
+    """radius=None: r = f/(2S) from the expected segment count S (default: the number of classes)."""
+    rng = np.random.default_rng(1)
+    scores = rng.random((120, 4))
+    s = DecoderSettings(n_segments=6, band_fraction=0.5)
+    rule = decode_scores(scores, s).numpy()
+    fixed = decode_scores(scores, DecoderSettings(radius=0.5 / 12)).numpy()
+    assert np.array_equal(rule, fixed)
+    by_classes = decode_scores(scores, DecoderSettings()).numpy()
+    assert np.array_equal(by_classes, decode_scores(scores, DecoderSettings(radius=1 / 8)).numpy())
+
+
+def test_defaults_follow_asot_code_and_radius_rule():
+    from otcore.methods.asot import breakfast_config
+
+    cfg = ASOTConfig(n_clusters=8)
+    assert cfg.train_ot.radius is None and cfg.train_ot.radius_for(8) == pytest.approx(1 / 16)
+    assert cfg.eval_ot.tau_b == 0.01  # ASOT's evaluation λ (its code's default)
+    bf = breakfast_config(7)
+    assert bf.train_ot.tau_b == 0.1 and bf.eval_ot.tau_b == 0.01 and bf.eval_ot.alpha == 0.7
+    assert bf.eval_ot.radius_for(7) == pytest.approx(1 / 14)
+    with pytest.raises(TypeError):
+        ASOTConfig(8)  # type: ignore[misc]  # keyword-only

@@ -51,3 +51,50 @@ def test_three_losses_all_have_gradients():
     assert model.queries.grad is not None and model.queries.grad.abs().sum() > 0
     assert model.gate_alpha.grad is not None
     assert model.actions.grad.abs().sum() > 0
+
+
+def test_code_forms_train_and_segment():
+    xs, ys = phase_videos(seed=2)
+    cfg = CLOTConfig(
+        n_clusters=3, epochs=3, frames_per_video=64, seed=0, dispatch_form="code", sw_form="code"
+    )
+    preds = [p.clusters.numpy() for p in (CLOT(16, cfg).fit(xs).predict(x) for x in xs)]
+    assert mof(preds, ys, hungarian="activity") > 0.6
+
+
+def test_code_sw_cost_sorts_over_frames():
+    """The code's SW cost depends on the set of frames, not on their order: row i is the i-th order
+    statistic of every slice, so permuting the frames leaves the matrix unchanged."""
+    from otcore.methods.clot import _sw_cost, _sw_sorted_cost
+
+    g = torch.Generator().manual_seed(0)
+    f = torch.nn.functional.normalize(torch.randn(12, 8, generator=g), dim=-1)
+    a = torch.nn.functional.normalize(torch.randn(3, 8, generator=g), dim=-1)
+    perm = torch.randperm(12, generator=g)
+    c = _sw_sorted_cost(f, a, 16, seed=0)
+    assert c.shape == (12, 3) and bool((c >= 0).all())
+    torch.testing.assert_close(_sw_sorted_cost(f[perm], a, 16, seed=0), c)
+    # the pointwise form follows the frames instead
+    torch.testing.assert_close(_sw_cost(f[perm], a, 16, seed=0), _sw_cost(f, a, 16, seed=0)[perm])
+
+
+def test_code_dispatch_uses_one_action_per_frame():
+    """Hard dispatch: an action that is no frame's best match aggregates only itself."""
+    model = CLOT(4, CLOTConfig(n_clusters=2, out_dim=4, dispatch_form="code", hidden=()))
+    with torch.no_grad():
+        model.encoder.net[0].weight.copy_(torch.eye(4))
+        model.encoder.net[0].bias.zero_()
+        model.actions.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+        f = torch.tensor([[1.0, 0.1, 0, 0], [0.9, 0, 0.1, 0]])  # both frames nearest action 0
+        out = model.embed(f)
+        fn = torch.nn.functional.normalize(f, dim=-1)
+        a = model.action_embeddings()
+        phi = torch.sigmoid(model.gate_beta + model.gate_alpha * fn @ a.T)
+        agg0 = (phi[:, 0:1] * fn).sum(0) + a[0]
+        agg = torch.stack([agg0 / 3.0, a[1] / 1.0])
+        torch.testing.assert_close(out, torch.nn.functional.normalize(fn + phi @ agg, dim=-1))
+
+
+def test_bad_form_is_one_line_error():
+    with pytest.raises(ValueError, match="sw_form"):
+        CLOTConfig(sw_form="sorted")

@@ -116,3 +116,64 @@ def test_cost_gradient_flows() -> None:
     assert not res.plan.requires_grad
     res.cost.backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def dense_asot_balanced(
+    C: torch.Tensor, radius: float, alpha: float, rho: float, eps: float, n_iter: int
+) -> torch.Tensor:
+    """ASOT's code, balanced (``ub_actions=False``, ``n_iters=(n_iter, 1)``): T ← one Sinkhorn step on
+    the gradient cost α C_v (T C_k) + (1 − α)(C + ρR), exp domain with explicit N×N C_v."""
+    n, k = C.shape
+    R = int(n * radius)
+    idx = torch.arange(n)
+    dist = (idx[:, None] - idx[None, :]).abs()
+    Cv = ((dist > 0) & (dist <= R)).to(C.dtype) / radius
+    Ck = 1.0 - torch.eye(k, dtype=C.dtype)
+    Ct = C + rho * temporal_prior(n, k, dtype=C.dtype)
+    a = torch.full((n, 1), 1.0 / n, dtype=C.dtype)
+    b = torch.full((k, 1), 1.0 / k, dtype=C.dtype)
+    T = a * b.T
+    for _ in range(n_iter):
+        G = alpha * Cv @ T @ Ck + (1 - alpha) * Ct
+        K = torch.exp(-G / eps)
+        K = K / K.max()
+        u = a / (K @ torch.ones_like(b))
+        v = b / (K.T @ u)
+        T = u * K * v.T
+    return T
+
+
+def test_asot_balanced_form_matches_asot_code() -> None:
+    g = torch.Generator().manual_seed(5)
+    C = torch.rand(70, 5, generator=g, dtype=torch.float64)
+    prob = TemporalFGWProblem(C, radius=0.05, alpha=0.4, rho=0.1, tau_b=None)
+    res = fused_gw(prob, eps=0.07, max_iter=25, tol=0.0, balanced="asot")
+    ref = dense_asot_balanced(C, 0.05, 0.4, 0.1, 0.07, 25)
+    torch.testing.assert_close(res.plan, ref, atol=1e-12, rtol=1e-9)
+    # the action marginal is exact, the frame marginal is not (one Sinkhorn step)
+    torch.testing.assert_close(res.plan.sum(0), torch.full((5,), 0.2, dtype=torch.float64))
+    assert float(res.marginal_error) > 0
+    mirror = fused_gw(prob, eps=0.07, max_iter=25, tol=0.0, balanced="mirror")
+    assert not torch.allclose(mirror.plan, res.plan)
+    with pytest.raises(ValueError, match="balanced must be one of"):
+        fused_gw(prob, eps=0.07, balanced="exact")
+
+
+def test_settings_object_and_radius_rule() -> None:
+    from otcore.ot.fgw import FGWSettings, segment_radius, solve_fgw
+
+    assert segment_radius(7) == pytest.approx(1 / 14) and segment_radius(1) == 0.5
+    with pytest.raises(ValueError):
+        segment_radius(0)
+    with pytest.raises(TypeError):
+        FGWSettings(0.07)  # type: ignore[misc]  # keyword-only
+    with pytest.raises(ValueError, match="alpha"):
+        FGWSettings(alpha=1.5)
+    st = FGWSettings(eps=0.05, alpha=0.4, rho=0.1, tau_b=0.05)
+    assert st.radius is None and st.radius_for(4) == pytest.approx(0.125)
+    g = torch.Generator().manual_seed(2)
+    C = torch.rand(64, 4, generator=g, dtype=torch.float64)
+    ref = fused_gw(TemporalFGWProblem(C, radius=0.125, alpha=0.4, rho=0.1, tau_b=0.05), eps=0.05)
+    torch.testing.assert_close(solve_fgw(C, st).plan, ref.plan)
+    fixed = solve_fgw(C, FGWSettings(eps=0.05, alpha=0.4, rho=0.1, tau_b=0.05, radius=0.03)).plan
+    assert not torch.allclose(fixed, ref.plan)
