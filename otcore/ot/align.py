@@ -96,7 +96,8 @@ def align(
 
     Example:
         >>> res = align(torch.randn(50, 8), torch.randn(40, 8), eps=0.07, alpha=0.3, r=0.04, zeta=0.05)
-        >>> res.plan.shape  # (51, 41)
+        >>> res.plan.shape
+        torch.Size([51, 41])
     """
     if x.ndim != 2 or y.ndim != 2:
         raise ValueError("align takes x [N, D] and y [M, D]")

@@ -28,7 +28,9 @@ def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ``[..., N, K]``, differentiable with respect to ``x`` and ``y``.
 
     Example:
-        >>> C = cosine_cost(torch.eye(2), torch.eye(2))  # [[0, 1], [1, 0]]
+        >>> cosine_cost(torch.eye(2), torch.eye(2))
+        tensor([[0., 1.],
+                [1., 0.]])
     """
     xn = torch.nn.functional.normalize(x, dim=-1, eps=1e-12)
     yn = torch.nn.functional.normalize(y, dim=-1, eps=1e-12)
