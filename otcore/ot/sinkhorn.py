@@ -143,7 +143,7 @@ def _solve(
 
     while True:
         K0 = Kt[0]
-        Kv = (torch.mv(K0, v[0]).unsqueeze(0) if single else torch.bmm(Kt, v.unsqueeze(-1)).squeeze(-1))
+        Kv = torch.mv(K0, v[0]).unsqueeze(0) if single else torch.bmm(Kt, v.unsqueeze(-1)).squeeze(-1)
         Kv.clamp_min_(tiny)
         check = n_iter % check_every == 0 or n_iter >= max_iter
         if check:
