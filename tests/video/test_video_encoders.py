@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from otcore.video import encoders as E
+from otcore.video import weights as W
 from otcore.video.model_configs import TINY_MODEL
 
 
@@ -28,7 +29,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         raise AssertionError("tried to open a network connection")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(E, "network_allowed", lambda timeout=1.5: False)
+    monkeypatch.setattr(W, "network_allowed", lambda timeout=1.5: False)
     return hf_home
 
 
@@ -207,3 +208,25 @@ def test_image_only_frees_the_text_tower(tiny_weights: Path, tiny_encoder: E.Cli
     torch.testing.assert_close(enc.encode_images(frames), tiny_encoder.encode_images(frames))
     with pytest.raises(RuntimeError, match="image_only"):
         enc.encode_text(["x"])
+
+
+def test_loading_leaves_the_root_logger_alone(tiny_weights: Path, no_network: Path) -> None:
+    """Loading weights installs no filter on the root logger (nor leaves one behind)."""
+    import logging
+
+    before = list(logging.getLogger().filters)
+    E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu")
+    assert logging.getLogger().filters == before
+
+
+def test_one_sha256_helper(tmp_path: Path) -> None:
+    from otcore import hashing
+    from otcore.video import features
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc" * 1000)
+    want = hashlib.sha256(b"abc" * 1000).hexdigest()
+    assert hashing.sha256_file(f) == E.file_sha256(f) == features.sha256_file(f) == want
+    assert hashing.sha256_text("abc") == hashlib.sha256(b"abc").hexdigest()
+    f.write_bytes(b"changed")  # rewritten: size and mtime change, the memo does not return a stale hash
+    assert hashing.sha256_file(f) == hashlib.sha256(b"changed").hexdigest()
