@@ -35,10 +35,11 @@ def alignment_structure_grad(
     BxT = band_sum(T, hx, dim=-2)
     TBy = band_sum(T, hy, dim=-1)
     BxTBy = band_sum(BxT, hy, dim=-1)
-    g = -BxT - TBy - 2.0 * BxTBy
+    # in place on the buffers above: no N×M temporary beyond the three band products
+    g = BxTBy.mul_(-2.0).sub_(BxT).sub_(TBy)
     if not centered:
-        g = g + BxT.sum(-1, keepdim=True) + TBy.sum(-2, keepdim=True)
-    return g / r
+        g.add_(BxT.sum(-1, keepdim=True)).add_(TBy.sum(-2, keepdim=True))
+    return g.div_(r)
 
 
 def align(
