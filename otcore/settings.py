@@ -17,6 +17,9 @@ class Settings:
     clip_pretrained: str = "openai"
     clip_weights_file: str | None = None
     max_upload_mb: int = 2048
+    #: ``"int8"``: dynamic int8 quantization of the image tower's linear layers on CPU
+    #: (``OTSTUDIO_QUANTIZE``); ``None``: full precision.
+    quantize: str | None = None
 
     @property
     def videos_dir(self) -> Path:
@@ -43,4 +46,14 @@ def load_settings(data_dir: str | os.PathLike[str] | None = None) -> Settings:
         clip_pretrained=os.environ.get("OTSTUDIO_CLIP_PRETRAINED", "openai"),
         clip_weights_file=os.environ.get("OTSTUDIO_CLIP_WEIGHTS") or None,
         max_upload_mb=int(os.environ.get("OTSTUDIO_MAX_UPLOAD_MB", "2048")),
+        quantize=_quantize(os.environ.get("OTSTUDIO_QUANTIZE")),
     )
+
+
+def _quantize(value: str | None) -> str | None:
+    v = (value or "").strip().lower()
+    if v in ("", "0", "none", "off", "fp32"):
+        return None
+    if v == "int8":
+        return "int8"
+    raise ValueError(f"OTSTUDIO_QUANTIZE must be 'int8' or empty, got {value!r}")

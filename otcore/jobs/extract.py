@@ -36,9 +36,11 @@ def clear_encoder_cache() -> None:
 
 
 def _encoder(model: str, pretrained: str | None, weights_file: str | None) -> Any:
+    from otcore.settings import load_settings
     from otcore.video.encoders import load_clip
 
-    key = (model, pretrained, weights_file, os.environ.get("OTSTUDIO_DEVICE"))
+    quantize = load_settings().quantize
+    key = (model, pretrained, weights_file, os.environ.get("OTSTUDIO_DEVICE"), quantize)
     if weights_file:
         try:
             st = Path(weights_file).stat()
@@ -48,7 +50,7 @@ def _encoder(model: str, pretrained: str | None, weights_file: str | None) -> An
     with _ENC_LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
-            enc = load_clip(model, pretrained, weights_file=weights_file, image_only=True)
+            enc = load_clip(model, pretrained, weights_file=weights_file, image_only=True, quantize=quantize)
             _ENCODERS.clear()  # keep one model in memory
             _ENCODERS[key] = enc
         return enc

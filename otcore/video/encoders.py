@@ -244,6 +244,7 @@ def load_clip(
     random_weights: bool = False,
     allow_download: bool | None = None,
     image_only: bool = False,
+    quantize: str | None = None,
 ) -> ClipEncoder:
     """Build an open_clip model with resolved weights → :class:`ClipEncoder`.
 
@@ -253,7 +254,14 @@ def load_clip(
     is ``"random"``. ``image_only=True`` frees the text tower after loading (feature
     extraction needs only images; saves ~250 MB for ViT-B-32). Raises
     :class:`WeightsNotFound` when no weights can be found.
+
+    ``quantize="int8"`` applies dynamic int8 quantization to the image tower's linear layers
+    (``torch.ao.quantization.quantize_dynamic``; weights int8, activations quantized per batch) when
+    the model runs on the CPU; the ``model_id`` then ends in ``+int8`` so that its features are cached
+    apart from full-precision ones. On other devices the option is ignored (logged).
     """
+    if quantize not in (None, "int8"):
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}")
     import open_clip
 
     register_model_configs()
@@ -276,6 +284,16 @@ def load_clip(
         model_id = f"{config_name}/{weights_id[:12]}"
     else:
         model_id = f"{config_name}/random"
+    if quantize == "int8":
+        if dev.type == "cpu":
+            torch.ao.quantization.quantize_dynamic(
+                net.visual, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
+            )
+            model_id += "+int8"
+        else:
+            log.warning(
+                "int8 quantization runs on the CPU only; %s keeps full precision on %s", model_id, dev
+            )
     preprocess_cfg = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
     tokenizer = open_clip.get_tokenizer(config_name)
     log.info("loaded %s from %s", model_id, resolved.source if resolved else "random init")

@@ -230,3 +230,30 @@ def test_one_sha256_helper(tmp_path: Path) -> None:
     assert hashing.sha256_text("abc") == hashlib.sha256(b"abc").hexdigest()
     f.write_bytes(b"changed")  # rewritten: size and mtime change, the memo does not return a stale hash
     assert hashing.sha256_file(f) == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_int8_quantization_on_cpu(
+    tiny_weights: Path, no_network: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``quantize="int8"`` quantizes the image tower's linear layers, names the model apart and keeps
+    the features close to full precision on the tiny test model; a bad value is a clear error."""
+    full = E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu", image_only=True)
+    q = E.load_clip(
+        TINY_MODEL, None, weights_file=tiny_weights, device="cpu", image_only=True, quantize="int8"
+    )
+    assert q.model_id == full.model_id + "+int8" and q.weights_id == full.weights_id
+    quantized = [m for m in q.model.visual.modules() if "quantized" in type(m).__module__]
+    assert quantized, "no linear layer of the image tower was quantized"
+    frames = np.random.default_rng(0).integers(0, 255, size=(6, 64, 80, 3), dtype=np.uint8)
+    a, b = full.encode_images(frames), q.encode_images(frames)
+    cos = (a * b).sum(-1)
+    assert float(cos.min()) > 0.9  # the tiny random model; the real-weights number is not measured here
+    with pytest.raises(ValueError, match="quantize"):
+        E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu", quantize="int4")
+    from otcore.settings import load_settings
+
+    monkeypatch.setenv("OTSTUDIO_QUANTIZE", "int8")
+    assert load_settings().quantize == "int8"
+    monkeypatch.setenv("OTSTUDIO_QUANTIZE", "bogus")
+    with pytest.raises(ValueError, match="OTSTUDIO_QUANTIZE"):
+        load_settings()
