@@ -306,6 +306,8 @@ class FewShotTAL(nn.Module):
 
 
 def segments_rows(video: TrainVideo, class_index: dict[str, int]) -> list[tuple[float, float, int]]:
+    """The video's marked segments of known classes as ``(start_row, end_row, class)``, clipped to
+    the video (rows = seconds · fps; empty segments dropped)."""
     out: list[tuple[float, float, int]] = []
     T = int(video.features.shape[0])
     for seg in video.segments:
