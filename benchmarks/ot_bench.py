@@ -1,25 +1,46 @@
-"""Benchmark of otcore.ot against POT, side by side in one process on the same problems.
+"""Benchmark of otcore.ot against same-class entropic solvers, side by side in one process.
 
-Run: ``.venv/bin/python benchmarks/ot_bench.py`` (``--quick`` for a short smoke run, ``--threads N``).
-Prints one table (time, iterations, final marginal error, NaN) and, last, ``speedup_vs_pot: X`` — the
-geometric mean over the Sinkhorn problems of (POT sinkhorn_log time / our time). See benchmarks/README.md.
+Run: ``.venv/bin/python benchmarks/ot_bench.py`` (``--quick`` for a short run, ``--repeats R``,
+``--threads N``). Every Sinkhorn case is solved by otstudio's :func:`otcore.ot.sinkhorn`, POT's
+exp-domain ``ot.sinkhorn`` (``method="sinkhorn"``), POT's ``sinkhorn_log`` and, when ``ott-jax`` is
+installed (``pip install -e .[bench]``), OTT-JAX's jit-compiled ``Sinkhorn`` — all to the same marginal
+error, timed interleaved (the order rotates every repeat), wall and CPU time, medians with min-max.
+The last lines are ``speedup_vs_pot_exp: X``, ``speedup_vs_pot_log: X`` and ``speedup_vs_ott: X``:
+geometric means over the Sinkhorn cases of (peer median CPU time / ours). See benchmarks/README.md.
 """
 
-# ruff: noqa: B023  (the timed lambdas are called immediately, inside the loop iteration that defines them)
+# ruff: noqa: B023  (the timed lambdas are called inside the loop iteration that defines them)
 from __future__ import annotations
+
+import os
+
+# one thread for XLA as for torch (set before jax is imported)
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 import argparse
 import math
+import statistics
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import ot
 import torch
 
 from otcore.ot import LinearProblem, TemporalFGWProblem, cosine_cost, fused_gw, sinkhorn
+
+try:  # optional peer: OTT-JAX (the `bench` extra)
+    import jax
+    import jax.numpy as jnp
+    from ott.geometry import geometry as ott_geometry
+    from ott.problems.linear import linear_problem as ott_problem
+    from ott.solvers.linear import sinkhorn as ott_sinkhorn
+
+    HAVE_OTT = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_OTT = False
 
 TOL = 1e-6
 
@@ -59,219 +80,287 @@ def make_problem(n: int, k: int, seed: int, d: int = 512, dtype: torch.dtype = t
     return cosine_cost(x, y).to(dtype)
 
 
-def marginal_error(plan: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> float:
+def marginal_error(plan: torch.Tensor | np.ndarray, a: torch.Tensor, b: torch.Tensor) -> float:
     """The one criterion every solver is judged by: ||T1 - a||_1 + ||T^T 1 - b||_1 (max over a batch)."""
-    p = plan.double()
-    e = (p.sum(-1) - a.double()).abs().sum(-1) + (p.sum(-2) - b.double()).abs().sum(-1)
+    p = torch.as_tensor(np.asarray(plan) if not isinstance(plan, torch.Tensor) else plan).double().cpu()
+    a64, b64 = a.double().cpu(), b.double().cpu()
+    e = (p.sum(-1) - a64).abs().sum(-1) + (p.sum(-2) - b64).abs().sum(-1)
     return float(e.max())
+
+
+@dataclass
+class Timing:
+    """Wall and CPU seconds of every repeat of one solver on one case."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    def cell(self, which: str) -> str:
+        xs = self.wall if which == "wall" else self.cpu
+        return f"{statistics.median(xs) * 1e3:9.1f} [{min(xs) * 1e3:.1f}-{max(xs) * 1e3:.1f}]"
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu)
+
+    @property
+    def wall_median(self) -> float:
+        return statistics.median(self.wall)
+
+
+@dataclass
+class Solver:
+    """A prepared solver run: ``run()`` is the timed region; ``check()`` (untimed) returns the plan's
+    marginal error and the iteration count, ``note`` says how the peer was brought to the target."""
+
+    name: str
+    run: Callable[[], object]
+    check: Callable[[], tuple[float, str]]
+    note: str = ""
+
+
+def interleave(solvers: Sequence[Solver], repeats: int) -> dict[str, Timing]:
+    """Run every solver ``repeats`` times, A B C A B C with the order rotated each repeat."""
+    out = {s.name: Timing() for s in solvers}
+    for s in solvers:  # one untimed warm-up each (allocator, caches, jit)
+        s.run()
+    for r in range(repeats):
+        order = list(solvers[r % len(solvers) :]) + list(solvers[: r % len(solvers)])
+        for s in order:
+            w, c = time.perf_counter(), time.process_time()
+            s.run()
+            out[s.name].cpu.append(time.process_time() - c)
+            out[s.name].wall.append(time.perf_counter() - w)
+    return out
+
+
+def _pot_iterations(
+    a: torch.Tensor, b: torch.Tensor, C: torch.Tensor, eps: float, method: str, target: float, cap: int
+) -> tuple[int, str]:
+    """Iterations POT needs to bring its plan's marginal error to ``target`` (untimed search).
+
+    Chunks of 10 iterations, each warm-started from the previous dual potentials (the same iterates
+    as one long run). If POT stalls above the target (no 2 % progress over 200 iterations, within 10x
+    of it) or reaches ``cap``, it gets the iterations at which it first came within 5 % of its best.
+    """
+    warm = None
+    it, hist = 0, []
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            plan, log = ot.sinkhorn(
+                a, b, C, eps, method=method, numItermax=10, stopThr=0.0, warmstart=warm, log=True, warn=False
+            )
+        warm = (log["log_u"], log["log_v"]) if "log_u" in log else (log["u"].log(), log["v"].log())
+        it += 10
+        if not torch.isfinite(plan).all():
+            return it, "non-finite"
+        err = marginal_error(plan, a, b)
+        hist.append((it, err))
+        if err <= target:
+            return it, "to target"
+        errs = [h[1] for h in hist]
+        stalled = len(hist) >= 30 and errs[-1] <= 10 * target and min(errs[-20:]) > 0.98 * min(errs[:-20])
+        if stalled or it >= cap:
+            best = min(errs)
+            k = next(h[0] for h in hist if h[1] <= 1.05 * best)
+            return k, ("stalled" if stalled else "cap") + f" at {best:.1e}: iterations to its best"
+
+
+def pot_solver(
+    name: str, method: str, C: torch.Tensor, eps: float, targets: Sequence[float], cap: int
+) -> Solver:
+    """POT on every problem of ``C [B, N, K]`` (a loop: POT has no batched Sinkhorn), each run for the
+    iterations it needs to reach its problem's target, with ``stopThr=0`` (POT's own loop, unchanged)."""
+    n, k = C.shape[-2:]
+    a = torch.full((n,), 1.0 / n, dtype=C.dtype, device=C.device)
+    b = torch.full((k,), 1.0 / k, dtype=C.dtype, device=C.device)
+    found = [_pot_iterations(a, b, C[i], eps, method, targets[i], cap) for i in range(C.shape[0])]
+    iters = [f[0] for f in found]
+    plans: list[torch.Tensor] = []
+
+    def run() -> None:
+        plans.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i in range(C.shape[0]):
+                plans.append(
+                    ot.sinkhorn(a, b, C[i], eps, method=method, numItermax=iters[i], stopThr=0.0, warn=False)
+                )
+
+    def check() -> tuple[float, str]:
+        err = max(marginal_error(p, a, b) for p in plans)
+        its = f"{min(iters)}" if min(iters) == max(iters) else f"{min(iters)}-{max(iters)}"
+        return err, its
+
+    notes = sorted({f[1] for f in found})
+    return Solver(name, run, check, "; ".join(notes))
+
+
+def ours_solver(C: torch.Tensor, eps: float, cap: int, groups: Sequence[slice] | None = None) -> Solver:
+    """otcore's sinkhorn: one batched call (or one call per group of problems, e.g. per pyramid level)."""
+    n, k = C.shape[-2:]
+    a = torch.full((n,), 1.0 / n)
+    b = torch.full((k,), 1.0 / k)
+    parts = [C] if groups is None else [C[g] for g in groups]
+    res: list[object] = []
+
+    def run() -> None:
+        res.clear()
+        for part in parts:
+            res.append(sinkhorn(LinearProblem(part), eps=eps, max_iter=cap, tol=TOL))
+
+    def check() -> tuple[float, str]:
+        err = max(marginal_error(r.plan, a, b) for r in res)  # type: ignore[attr-defined]
+        its = sorted({r.n_iter for r in res})  # type: ignore[attr-defined]
+        return err, "-".join(str(i) for i in (its[0], its[-1])) if len(its) > 1 else str(its[0])
+
+    return Solver("otstudio sinkhorn", run, check)
+
+
+def ott_solver(C: torch.Tensor, eps: float, target: float, cap: int) -> Solver:
+    """OTT-JAX's Sinkhorn (log domain, its default), jit-compiled and vmapped over the batch; its own
+    stop (L1 marginal error of the side not just updated, every 10 iterations) at the same target; the
+    compilation is done before the timing (warm-up run)."""
+    solver = ott_sinkhorn.Sinkhorn(threshold=target, max_iterations=cap, inner_iterations=10, norm_error=1)
+
+    def one(c: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        out = solver(ott_problem.LinearProblem(ott_geometry.Geometry(cost_matrix=c, epsilon=eps)))
+        return out.matrix, out.n_iters
+
+    fn = jax.jit(jax.vmap(one))
+    Cj = jnp.asarray(C.cpu().numpy())
+    n, k = C.shape[-2:]
+    a = torch.full((n,), 1.0 / n)
+    b = torch.full((k,), 1.0 / k)
+    box: list[tuple[jnp.ndarray, jnp.ndarray]] = []
+
+    def run() -> None:
+        box.clear()
+        P, it = fn(Cj)
+        P.block_until_ready()
+        box.append((P, it))
+
+    def check() -> tuple[float, str]:
+        P, it = box[0]
+        its = np.asarray(it)
+        return marginal_error(np.asarray(P), a, b), f"{its.min()}" if its.min() == its.max() else (
+            f"{its.min()}-{its.max()}"
+        )
+
+    return Solver("OTT-JAX sinkhorn (jit)", run, check, "own stop, same target")
+
+
+@dataclass
+class CaseResult:
+    case: str
+    rows: list[tuple[str, Timing, float, str, str]]
+
+
+def run_case(
+    case: str,
+    C: torch.Tensor,
+    eps: float,
+    cap: int,
+    pot_cap: int,
+    repeats: int,
+    groups: Sequence[slice] | None = None,
+    with_log: bool = True,
+) -> CaseResult:
+    """One Sinkhorn case ``C [B, N, K]`` (uniform marginals) through every solver, interleaved."""
+    ours = ours_solver(C, eps, cap, groups)
+    ours.run()
+    parts = [C] if groups is None else [C[g] for g in groups]
+    n, k = C.shape[-2:]
+    a = torch.full((n,), 1.0 / n)
+    b = torch.full((k,), 1.0 / k)
+    outs = [sinkhorn(LinearProblem(p), eps=eps, max_iter=cap, tol=TOL) for p in parts]
+    plan = torch.cat([o.plan for o in outs])
+    targets = [max(TOL, marginal_error(plan[i], a, b)) for i in range(C.shape[0])]
+    solvers = [ours, pot_solver("POT sinkhorn (exp)", "sinkhorn", C, eps, targets, pot_cap)]
+    if with_log:
+        solvers.append(pot_solver("POT sinkhorn_log", "sinkhorn_log", C, eps, targets, pot_cap))
+    if HAVE_OTT:
+        solvers.append(ott_solver(C, eps, max(targets), cap))
+    timings = interleave(solvers, repeats)
+    rows = []
+    for s in solvers:
+        err, its = s.check()
+        rows.append((s.name, timings[s.name], err, its, s.note))
+    return CaseResult(case, rows)
+
+
+def per_iteration(n: int, k: int, eps: float, repeats: int) -> list[str]:
+    """Our time per iteration (difference of two fixed-length runs, set-up excluded) next to the floor
+    (one ``K @ v`` plus one ``Kᵀ @ u`` on the same N×K float32 matrix; also with the 32-row blocked
+    column product that float32 needs at this N), interleaved, medians of ``repeats``."""
+    C = make_problem(n, k, seed=n + k)
+    Kmat = torch.exp(-C / eps * 0.01)
+    u = torch.rand(n)
+    v = torch.rand(k)
+    n1, n2 = 20, 220
+    nb = n // 32
+
+    def floor() -> None:
+        for _ in range(50):
+            torch.mv(Kmat, v)
+            torch.mv(Kmat.t(), u)
+
+    def floor_blocked() -> None:
+        for _ in range(50):
+            torch.mv(Kmat, v)
+            torch.bmm(u[: nb * 32].view(nb, 1, 32), Kmat[: nb * 32].view(nb, 32, k)).sum(0)
+
+    def ours1() -> None:
+        sinkhorn(LinearProblem(C), eps=eps, max_iter=n1, tol=0.0)
+
+    def ours2() -> None:
+        sinkhorn(LinearProblem(C), eps=eps, max_iter=n2, tol=0.0)
+
+    a = torch.full((n,), 1.0 / n)
+    b = torch.full((k,), 1.0 / k)
+
+    def pot1() -> None:
+        ot.sinkhorn(a, b, C, eps, method="sinkhorn", numItermax=n1, stopThr=0.0, warn=False)
+
+    def pot2() -> None:
+        ot.sinkhorn(a, b, C, eps, method="sinkhorn", numItermax=n2, stopThr=0.0, warn=False)
+
+    names = ["floor", "floor_blocked", "ours1", "ours2", "pot1", "pot2"]
+    fns = [floor, floor_blocked, ours1, ours2, pot1, pot2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = interleave([Solver(nm, f, lambda: (0.0, "")) for nm, f in zip(names, fns)], repeats)
+    per = {}
+    for nm in names:
+        per[nm] = statistics.median(t[nm].cpu)
+    fl, flb = per["floor"] / 50, per["floor_blocked"] / 50
+    ours = (per["ours2"] - per["ours1"]) / (n2 - n1)
+    pot = (per["pot2"] - per["pot1"]) / (n2 - n1)
+    return [
+        f"per-iteration {n}x{k} float32 eps={eps} (CPU time, medians of {repeats}): ours {ours * 1e3:.3f} ms; "
+        f"floor K@v + K^T@u {fl * 1e3:.3f} ms -> {ours / fl:.2f}x floor; with the blocked K^T@u "
+        f"{flb * 1e3:.3f} ms -> {ours / flb:.2f}x; POT sinkhorn (exp) {pot * 1e3:.3f} ms ({pot / fl:.2f}x floor)"
+    ]
+
+
+def plot_tal_costs(videos: int = 8, frames: int = 1200, levels: int = 4, classes: int = 20, prompts: int = 4):
+    """PLOT-TAL-shaped costs: per pyramid level ``l`` a batch of ``videos·classes`` problems
+    ``[T0/2^l, prompts]`` (frames of a 10-min video at 2 fps against a class's prompts). Returns the
+    per-level batches (unpadded) and the same problems padded to ``T0`` as one batch with its masks."""
+    per_level = []
+    for l in range(levels):
+        t = frames // 2**l
+        per_level.append(
+            torch.stack([make_problem(t, prompts, seed=97 * l + i, d=64) for i in range(videos * classes)])
+        )
+    return per_level
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
-
-
-def pot_log_until(
-    a: torch.Tensor, b: torch.Tensor, C: torch.Tensor, eps: float, target: float, cap: int, chunk: int = 10
-) -> tuple[float, float, int, bool, str]:
-    """POT's ``sinkhorn_log`` run to the same criterion as ours.
-
-    Chunks of ``chunk`` iterations, each warm-started from the previous dual potentials, until the plan's
-    marginal error (our function, evaluated outside the timed region) is ``<= target``. If POT stalls above
-    the target (its float32 floor: within 10x of it, no 2 % progress over 200 iterations) or hits ``cap``,
-    it is credited with
-    the time at which it first came within 5 % of the best error it reached. Only POT calls are timed; a
-    chunk adds two passes over the N×K matrix (``-M/reg`` and the returned plan) to POT's own
-    ``2 × chunk`` logsumexp passes. Returns ``(error, seconds, iterations, nan, note)``.
-    """
-    warm = None
-    spent = 0.0
-    it = 0
-    hist: list[tuple[float, int, float]] = []
-    while True:
-        t0 = time.perf_counter()
-        plan, log = ot.sinkhorn(
-            a,
-            b,
-            C,
-            eps,
-            method="sinkhorn_log",
-            numItermax=chunk,
-            stopThr=0.0,
-            warmstart=warm,
-            log=True,
-            warn=False,
-        )
-        spent += time.perf_counter() - t0
-        warm = (log["log_u"], log["log_v"])
-        it += chunk
-        if not torch.isfinite(plan).all():
-            return float("nan"), spent, it, True, "non-finite"
-        err = marginal_error(plan, a, b)
-        hist.append((spent, it, err))
-        if err <= target:
-            return err, spent, it, False, "same criterion"
-        errs = [h[2] for h in hist]
-        # stalled: within 10x of the target and no 2 % progress over the last 200 iterations
-        stalled = len(hist) >= 30 and errs[-1] <= 10 * target and min(errs[-20:]) > 0.98 * min(errs[:-20])
-        if stalled or it >= cap:
-            best = min(errs)
-            t, k, e = next(h for h in hist if h[2] <= 1.05 * best)
-            why = "stalled" if stalled else "cap"
-            return e, t, k, False, f"{why} above target: time to its best"
-
-
-def run_sinkhorn_case(
-    n: int,
-    k: int,
-    eps: float,
-    cap: int,
-    pot_cap: int,
-    rows: list[Row],
-    ratios: list[float],
-    skip_plain: bool = False,
-) -> None:
-    C = make_problem(n, k, seed=n + k)
-    a = torch.full((n,), 1.0 / n)
-    b = torch.full((k,), 1.0 / k)
-    case = f"sinkhorn {n}x{k} eps={eps}"
-    ours, t_ours = timed(lambda: sinkhorn(LinearProblem(C), eps=eps, max_iter=cap, tol=TOL))
-    err_ours = marginal_error(ours.plan, a, b)
-    rows.append(
-        Row(
-            case,
-            "ours",
-            t_ours,
-            str(ours.n_iter),
-            err_ours,
-            bool(torch.isnan(ours.plan).any()),
-            "" if ours.converged else "cap",
-        )
-    )
-    target = max(TOL, err_ours)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        err, t_log, it_log, nan, note = pot_log_until(a, b, C, eps, target, pot_cap)
-    rows.append(Row(case, "POT sinkhorn_log", t_log, str(it_log), err, nan, note))
-    ratios.append(t_log / t_ours)
-    if not skip_plain:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            (plan, log), t_pl = timed(
-                lambda: ot.sinkhorn(
-                    a, b, C, eps, method="sinkhorn", numItermax=pot_cap, stopThr=TOL, log=True
-                )
-            )
-        it_pl = int(log.get("niter", 0)) + 1
-        rows.append(
-            Row(
-                case,
-                "POT sinkhorn",
-                t_pl,
-                str(it_pl),
-                marginal_error(plan, a, b),
-                bool(torch.isnan(plan).any() or not torch.isfinite(plan).all()),
-                "own stop (L2 cols<=1e-6)" + (", cap" if it_pl >= pot_cap else ""),
-            )
-        )
-
-
-def run_batch_case(rows: list[Row], ratios: list[float], eps: float, cap: int) -> None:
-    bsz, n, k = 20, 2000, 16
-    C = torch.stack([make_problem(n, k, seed=1000 + i) for i in range(bsz)])
-    a = torch.full((n,), 1.0 / n)
-    b = torch.full((k,), 1.0 / k)
-    case = f"batch 20x{n}x{k} eps={eps}"
-    ours, t_ours = timed(lambda: sinkhorn(LinearProblem(C), eps=eps, max_iter=cap, tol=TOL))
-    rows.append(
-        Row(
-            case,
-            "ours (one batched call)",
-            t_ours,
-            str(ours.n_iter),
-            marginal_error(ours.plan, a, b),
-            bool(torch.isnan(ours.plan).any()),
-            "" if ours.converged else "cap",
-        )
-    )
-    # POT in a loop, each problem to the same criterion (sinkhorn_log) or POT's own stop (plain sinkhorn)
-    err_ours = [marginal_error(ours.plan[i], a, b) for i in range(bsz)]
-    errs, its, notes, t_log, nan = [], [], set(), 0.0, False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i in range(bsz):
-            e, t, it, bad, note = pot_log_until(a, b, C[i], eps, max(TOL, err_ours[i]), cap)
-            errs.append(e)
-            its.append(it)
-            notes.add(note)
-            t_log += t
-            nan = nan or bad
-    rows.append(
-        Row(
-            case,
-            "POT sinkhorn_log (loop)",
-            t_log,
-            f"{min(its)}-{max(its)}",
-            max(errs),
-            nan,
-            "; ".join(sorted(notes)),
-        )
-    )
-    ratios.append(t_log / t_ours)
-    plans, its = [], []
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i in range(bsz):
-            p, log = ot.sinkhorn(a, b, C[i], eps, method="sinkhorn", numItermax=cap, stopThr=TOL, log=True)
-            plans.append(p)
-            its.append(int(log.get("niter", 0)) + 1)
-    t = time.perf_counter() - t0
-    P = torch.stack(plans)
-    rows.append(
-        Row(
-            case,
-            "POT sinkhorn (loop)",
-            t,
-            f"{min(its)}-{max(its)}",
-            marginal_error(P, a, b),
-            bool(not torch.isfinite(P).all()),
-            "own stop (L2 cols<=1e-6)",
-        )
-    )
-
-
-def per_iteration(rows: list[Row], n: int = 10000, k: int = 200, eps: float = 0.01, reps: int = 3) -> str:
-    """Our time per iteration (difference of two fixed-length runs, set-up excluded) next to the floor
-    (``K @ v`` + ``Kᵀ @ u`` on the same N×K float32 matrix); interleaved, best of ``reps``."""
-    C = make_problem(n, k, seed=n + k)
-    Kmat = torch.exp(-C / eps * 0.01)  # any positive N×K matrix: the floor does not depend on values
-    u = torch.rand(n)
-    v = torch.rand(k)
-    n1, n2 = 20, 220
-    floors, ours, pots = [], [], []
-    a = torch.full((n,), 1.0 / n)
-    b = torch.full((k,), 1.0 / k)
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        for _ in range(50):
-            torch.mv(Kmat, v)
-            torch.mv(Kmat.t(), u)
-        floors.append((time.perf_counter() - t0) / 50)
-        _, t1 = timed(lambda: sinkhorn(LinearProblem(C), eps=eps, max_iter=n1, tol=0.0))
-        _, t2 = timed(lambda: sinkhorn(LinearProblem(C), eps=eps, max_iter=n2, tol=0.0))
-        ours.append((t2 - t1) / (n2 - n1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, p1 = timed(lambda: ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", numItermax=n1, stopThr=0.0))
-        _, p2 = timed(lambda: ot.sinkhorn(a, b, C, eps, method="sinkhorn_log", numItermax=n2, stopThr=0.0))
-    pots.append((p2 - p1) / (n2 - n1))
-    floor, our = min(floors), min(ours)
-    return (
-        f"per-iteration {n}x{k} float32 eps={eps}: ours {our * 1e3:.2f} ms, floor (K@v + K^T@u) "
-        f"{floor * 1e3:.2f} ms -> {our / floor:.2f}x floor; POT sinkhorn_log {min(pots) * 1e3:.2f} ms"
-    )
 
 
 def dense_structure(n: int, k: int, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -353,56 +442,119 @@ def run_fgw_cases(
         ratios_fgw[n] = (t_pot / t_ours, t_pot / t_ub)
 
 
+def print_case(res: CaseResult) -> None:
+    for name, t, err, its, note in res.rows:
+        print(
+            f"{res.case:34s} {name:24s} {t.cell('wall'):>24s} {t.cell('cpu'):>24s} {its:>9s} {err:8.1e}  {note}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the table; the last line is ``speedup_vs_pot: X``."""
+    """Run the benchmark and print the tables; the last lines are the three headline speedups."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every solver (default 1)")
-    parser.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per solver (default 5)")
+    parser.add_argument("--no-fgw", action="store_true", help="skip the fused-GW section")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows: list[Row] = []
-    ratios: list[float] = []
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        torch.set_default_device("cuda")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(
+        f"otcore.ot vs POT {ot.__version__}"
+        + (
+            f", OTT-JAX (jax {jax.__version__}, device {jax.devices()[0]})"
+            if HAVE_OTT
+            else ", OTT-JAX not installed"
+        )
+        + f"; torch {torch.__version__} on {device}, threads={torch.get_num_threads()}; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; target marginal error {TOL:g}, float32"
+    )
+    header = (
+        f"{'case':34s} {'solver':24s} {'wall ms median [min-max]':>24s} {'CPU ms median [min-max]':>24s} "
+        f"{'iters':>9s} {'marg.err':>8s}  note"
+    )
+    print(header)
+    print("-" * len(header))
+    results: list[CaseResult] = []
     sizes = [(1000, 20), (10000, 200)] if args.quick else [(1000, 20), (10000, 200), (100000, 32)]
     for n, k in sizes:
         for eps in (0.05, 0.01):
             big = n * k >= 3_000_000
-            run_sinkhorn_case(n, k, eps, cap=5000, pot_cap=1500 if big else 5000, rows=rows, ratios=ratios)
+            C = make_problem(n, k, seed=n + k)[None]
+            res = run_case(
+                f"sinkhorn {n}x{k} eps={eps}",
+                C,
+                eps,
+                cap=5000,
+                pot_cap=1500 if big else 5000,
+                repeats=max(1, args.repeats // 2) if big else args.repeats,
+                with_log=True,
+            )
+            print_case(res)
+            results.append(res)
+    bsz, n, k = 20, 2000, 16
+    Cb = torch.stack([make_problem(n, k, seed=1000 + i) for i in range(bsz)])
     for eps in (0.05, 0.01):
-        run_batch_case(rows, ratios, eps, cap=5000)
-    ratios_fgw: dict[int, tuple[float, float]] = {}
-    run_fgw_cases(rows, (1000,) if args.quick else (1000, 4000), ratios_fgw)
-    C = make_problem(10000, 20, seed=3)
-    res, t = timed(lambda: fused_gw(TemporalFGWProblem(C, radius=0.04, alpha=0.3, tau_b=0.05), eps=0.07))
-    rows.append(
-        Row(
-            "fgw 10000x20 eps=0.07 (float32)",
-            "ours fused_gw tau_b=0.05",
-            t,
-            str(res.n_iter),
-            float((res.plan.sum(-1) - 1e-4).abs().sum()),
-            bool(torch.isnan(res.plan).any()),
-            "rows only (actions relaxed)",
+        res = run_case(
+            f"batch {bsz}x{n}x{k} eps={eps}", Cb, eps, cap=5000, pot_cap=5000, repeats=args.repeats
         )
-    )
-    line = per_iteration(rows)
+        print_case(res)
+        results.append(res)
+    # PLOT-TAL-shaped: 8 videos x 4 levels x 20 classes, 4 prompts, eps 0.1 (one call per level for ours)
+    levels = plot_tal_costs(videos=4 if args.quick else 8)
+    for l, Cl in enumerate(levels):
+        res = run_case(
+            f"plot-tal level {l} {Cl.shape[0]}x{Cl.shape[1]}x{Cl.shape[2]}",
+            Cl,
+            0.1,
+            cap=5000,
+            pot_cap=5000,
+            repeats=max(3, args.repeats // 2),
+            with_log=not args.quick,
+        )
+        print_case(res)
+        results.append(res)
+    for line in per_iteration(10000, 200, 0.01, repeats=args.repeats):
+        print(line)
+    if not args.no_fgw:
+        fgw_rows: list[Row] = []
+        ratios_fgw: dict[int, tuple[float, float]] = {}
+        run_fgw_cases(fgw_rows, (1000,) if args.quick else (1000, 4000), ratios_fgw)
+        for r in fgw_rows:
+            print(
+                f"{r.case:38s} {r.solver:31s} {r.seconds * 1e3:9.1f} ms {r.iters:>9s} {r.marg_err:9.1e}  {r.note}"
+            )
+        for n_, (bal, unb) in ratios_fgw.items():
+            print(
+                f"fused_gw speedup vs POT dense FGW at N={n_}: {bal:.1f}x balanced, {unb:.1f}x ASOT default"
+            )
 
-    print(
-        f"otcore.ot vs POT {ot.__version__}, torch {torch.__version__}, threads={torch.get_num_threads()}, "
-        f"target marginal error {TOL:g} (float32 unless noted)"
-    )
-    header = f"{'case':38s} {'solver':31s} {'time [s]':>9s} {'iters':>9s} {'marg.err':>9s} {'NaN':>4s}  note"
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        print(
-            f"{r.case:38s} {r.solver:31s} {r.seconds:9.3f} {r.iters:>9s} {r.marg_err:9.1e} "
-            f"{'yes' if r.nan else 'no':>4s}  {r.note}"
-        )
-    print(line)
-    for n, (bal, unb) in ratios_fgw.items():
-        print(f"fused_gw speedup vs POT dense FGW at N={n}: {bal:.1f}x balanced, {unb:.1f}x ASOT default")
-    geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-    print(f"speedup_vs_pot: {geo:.2f}")
+    def geo(peer: str, which: str) -> tuple[float, int, float]:
+        ratios = []
+        for res in results:
+            t = {name: tm for name, tm, *_ in res.rows}
+            if peer in t:
+                ours = t["otstudio sinkhorn"]
+                pt = t[peer]
+                ratios.append(
+                    pt.cpu_median / ours.cpu_median if which == "cpu" else pt.wall_median / ours.wall_median
+                )
+        if not ratios:
+            return float("nan"), 0, float("nan")
+        return math.exp(sum(math.log(r) for r in ratios) / len(ratios)), len(ratios), min(ratios)
+
+    peers = [("POT sinkhorn (exp)", "pot_exp"), ("POT sinkhorn_log", "pot_log")]
+    if HAVE_OTT:
+        peers.append(("OTT-JAX sinkhorn (jit)", "ott"))
+    for peer, key in peers:
+        g, m, lo = geo(peer, "wall")
+        print(f"speedup_vs_{key} (wall time): {g:.2f} over {m} cases, lowest {lo:.2f}")
+    for peer, key in peers:
+        g, m, lo = geo(peer, "cpu")
+        print(f"speedup_vs_{key}: {g:.2f}" + ("" if key != peers[-1][1] else ""))
     return 0
 
 

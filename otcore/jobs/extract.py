@@ -71,10 +71,12 @@ class ExtractResult:
     cached: bool
 
 
-def _encoder(model: str, pretrained: str | None, weights_file: str | None, device: str | None) -> Any:
+def _encoder(
+    model: str, pretrained: str | None, weights_file: str | None, device: str | None, quantize: str | None
+) -> Any:
     from otcore.video.encoders import load_clip
 
-    key: tuple[Any, ...] = (model, pretrained, weights_file, device)
+    key: tuple[Any, ...] = (model, pretrained, weights_file, device, quantize)
     if weights_file:
         try:
             st = Path(weights_file).stat()
@@ -84,7 +86,7 @@ def _encoder(model: str, pretrained: str | None, weights_file: str | None, devic
     with _ENC_LOCK:
         enc = _ENCODERS.get(key)
         if enc is None:
-            enc = load_clip(model, pretrained, weights_file=weights_file, image_only=True)
+            enc = load_clip(model, pretrained, weights_file=weights_file, image_only=True, quantize=quantize)
             _ENCODERS.clear()  # keep one model in memory
             _ENCODERS[key] = enc
         return enc
@@ -122,7 +124,7 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
     try:
         if not path.is_file():
             raise VideoError(f"{video.filename}: the stored file is missing ({path})")
-        encoder = _encoder(model, pretrained, weights_file, settings.device)
+        encoder = _encoder(model, pretrained, weights_file, settings.device, settings.quantize)
         ctx.check_cancelled()
         cache = FeatureCache(settings.features_dir)
         if request.force:

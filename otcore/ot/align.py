@@ -35,10 +35,11 @@ def alignment_structure_grad(
     BxT = band_sum(T, hx, dim=-2)
     TBy = band_sum(T, hy, dim=-1)
     BxTBy = band_sum(BxT, hy, dim=-1)
-    g = -BxT - TBy - 2.0 * BxTBy
+    # in place on the buffers above: no N×M temporary beyond the three band products
+    g = BxTBy.mul_(-2.0).sub_(BxT).sub_(TBy)
     if not centered:
-        g = g + BxT.sum(-1, keepdim=True) + TBy.sum(-2, keepdim=True)
-    return g / r
+        g.add_(BxT.sum(-1, keepdim=True)).add_(TBy.sum(-2, keepdim=True))
+    return g.div_(r)
 
 
 def align(
@@ -96,7 +97,8 @@ def align(
 
     Example:
         >>> res = align(torch.randn(50, 8), torch.randn(40, 8), eps=0.07, alpha=0.3, r=0.04, zeta=0.05)
-        >>> res.plan.shape  # (51, 41)
+        >>> res.plan.shape
+        torch.Size([51, 41])
     """
     if x.ndim != 2 or y.ndim != 2:
         raise ValueError("align takes x [N, D] and y [M, D]")

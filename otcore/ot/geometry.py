@@ -28,7 +28,9 @@ def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         ``[..., N, K]``, differentiable with respect to ``x`` and ``y``.
 
     Example:
-        >>> C = cosine_cost(torch.eye(2), torch.eye(2))  # [[0, 1], [1, 0]]
+        >>> cosine_cost(torch.eye(2), torch.eye(2))
+        tensor([[0., 1.],
+                [1., 0.]])
     """
     xn = torch.nn.functional.normalize(x, dim=-1, eps=1e-12)
     yn = torch.nn.functional.normalize(y, dim=-1, eps=1e-12)
@@ -107,15 +109,34 @@ def band_sum(x: torch.Tensor, half_width: int, dim: int = -2) -> torch.Tensor:
     """``Y_i = sum_{0 < |i - j| <= half_width} X_j`` along ``dim`` (zero outside the sequence).
 
     This is ``B @ X`` for the banded 0/1 matrix ``B`` with an empty diagonal, computed with
-    prefix sums in ``O(numel)`` time and memory (accumulated in float64 so that long sequences
-    in float32 do not lose the small window sums to cancellation).
+    prefix sums in ``O(numel)`` time. Low-precision inputs are accumulated in float64 (so that long
+    sequences in float32 do not lose the small window sums to cancellation), one slab of about
+    ``2^20`` elements at a time: the float64 temporaries never hold more than that slab, the result
+    is written in ``x``'s dtype.
     """
     if half_width <= 0:
         return torch.zeros_like(x)
     dim = dim % x.ndim
-    n = x.shape[dim]
     low = x.dtype in (torch.float32, torch.float16, torch.bfloat16)
     acc = torch.float64 if low and x.device.type != "mps" else x.dtype
+    if acc == x.dtype or x.ndim < 2:
+        return _band_sum_exact(x, half_width, dim, acc)
+    # slabs along the largest other dimension
+    other = max((d for d in range(x.ndim) if d != dim), key=lambda d: x.shape[d])
+    per = max(1, x.numel() // max(1, x.shape[other]))
+    step = max(1, (1 << 20) // per)
+    if step >= x.shape[other]:
+        return _band_sum_exact(x, half_width, dim, acc)
+    out = torch.empty_like(x)
+    for s in range(0, x.shape[other], step):
+        part = x.narrow(other, s, min(step, x.shape[other] - s))
+        out.narrow(other, s, part.shape[other]).copy_(_band_sum_exact(part, half_width, dim, acc))
+    return out
+
+
+def _band_sum_exact(x: torch.Tensor, half_width: int, dim: int, acc: torch.dtype) -> torch.Tensor:
+    """:func:`band_sum` on the whole of ``x`` with prefix sums accumulated in ``acc``."""
+    n = x.shape[dim]
     xs = x.to(acc)
     pad_shape = list(xs.shape)
     pad_shape[dim] = 1

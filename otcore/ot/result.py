@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
+
+from .decode import plan_to_labels, plan_to_segments
+
+if TYPE_CHECKING:
+    from otcore.types import Segment
 
 __all__ = ["OTResult", "transport_cost"]
 
@@ -33,6 +40,29 @@ class OTResult:
     converged: bool
     f: torch.Tensor | None = None
     g: torch.Tensor | None = None
+
+    def labels(self) -> torch.Tensor:
+        """Per-row label ``argmax_k plan[..., i, k]`` (``LongTensor [..., N]``), as :func:`plan_to_labels`.
+
+        Example:
+            >>> OTResult(torch.tensor([[0.4, 0.1], [0.0, 0.5]]), torch.tensor(0.0), torch.tensor(0.0), 1, True).labels()
+            tensor([0, 1])
+        """
+        return plan_to_labels(self.plan)
+
+    def segments(self, fps: float, names: Sequence[str] | None = None) -> list[Segment]:
+        """Maximal runs of one label of an unbatched plan ``[N, K]`` as segments in seconds
+        (frame ``i`` covers ``[i/fps, (i+1)/fps)``; ``names[k]`` names column ``k``), as
+        :func:`plan_to_segments`.
+
+        Example:
+            >>> plan = torch.tensor([[0.3, 0.0], [0.3, 0.0], [0.0, 0.4]])
+            >>> OTResult(plan, torch.tensor(0.0), torch.tensor(0.0), 1, True).segments(2.0, ["a", "b"])
+            [Segment(label='a', start=0.0, end=1.0, score=None), Segment(label='b', start=1.0, end=1.5, score=None)]
+        """
+        if self.plan.ndim != 2:
+            raise ValueError(f"segments() takes an unbatched plan [N, K], got shape {tuple(self.plan.shape)}")
+        return plan_to_segments(self.labels(), fps, names)
 
 
 def transport_cost(plan: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:

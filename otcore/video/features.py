@@ -14,7 +14,6 @@ the file too and checked on read). Writes are atomic (temp file + rename).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import re
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from otcore.hashing import sha256_file, sha256_text
 from otcore.types import VideoFeatures
 from otcore.video.decode import VideoProbe, iter_frames, probe, sample_times
 
@@ -161,15 +161,6 @@ def extract_features(
 # --------------------------------------------------------------------------- cache
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Hex sha256 of a file, streamed in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class FeatureKey:
     """What makes two feature files interchangeable."""
@@ -197,7 +188,7 @@ class FeatureKey:
     def digest(self) -> str:
         """Stable sha256 of the key fields (usable as a store artifact key)."""
         raw = f"{self.video_sha256}|{self.model_id}|{self.weights_id}|{float(self.fps):.6f}"
-        return hashlib.sha256(raw.encode()).hexdigest()
+        return sha256_text(raw)
 
 
 def save_features_file(

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import otcore.methods.plot_tal as pt
+import otcore.methods.plot_tal_model as ptm
 from otcore.methods.plot_tal import (
     PlotTALConfig,
     TrainVideo,
@@ -77,26 +78,56 @@ def test_targets_centre_assignment():
     assert not pos[0, 1].any()  # length 3 < 4: level 0 only
 
 
-def test_ot_step_is_one_batched_call(data, monkeypatch):
+def test_ot_step_is_one_batched_call_per_level(data, monkeypatch):
     train, _ = data
     cfg = PlotTALConfig(epochs=1, levels=3, n_prompts=3)
     model = pt.build_model(cfg, CLASSES, train)
     calls = []
-    real = pt.sinkhorn
+    real = ptm.sinkhorn
 
     def counting(problem, **kw):
         calls.append(tuple(problem.cost.shape))
         return real(problem, **kw)
 
-    monkeypatch.setattr(pt, "sinkhorn", counting)
+    monkeypatch.setattr(ptm, "sinkhorn", counting)
     x, mask = pt._pad_batch([v.features for v in train])
     out = model(x, mask)
-    assert len(calls) == 1
     B, T0 = x.shape[:2]
-    assert calls[0] == (B, 3, len(CLASSES), T0, 3)  # videos × levels × classes in one problem batch
-    plan = out["plan"]
-    # each (video, level, class) plan has prompt marginals 1/N and frame marginals 1/T_l on valid rows
-    assert torch.allclose(plan.sum(-2), torch.full_like(plan.sum(-2), 1 / 3), atol=1e-2)
+    # one problem batch per pyramid level (videos × classes), each at the level's own length (no padding
+    # to T0)
+    assert calls == [(B, len(CLASSES), -(-T0 // 2**l), 3) for l in range(3)]
+    assert len(out.plans) == 3
+    for l, plan in enumerate(out.plans):
+        assert plan.shape == (B, len(CLASSES), -(-T0 // 2**l), 3)
+        # prompt marginals 1/N, frame marginals uniform over each video's valid rows
+        assert torch.allclose(plan.sum(-2), torch.full_like(plan.sum(-2), 1 / 3), atol=1e-2)
+        T_l = plan.shape[2]
+        n_valid = out.mask[:, l, :T_l].sum(-1).float()
+        rows = plan.sum(-1)  # [B, C, T_l]
+        valid = out.mask[:, l, :T_l][:, None, :].expand_as(rows)
+        assert torch.allclose(rows[valid], (1 / n_valid)[:, None, None].expand_as(rows)[valid], rtol=0.05)
+
+
+def test_per_level_scores_match_one_padded_problem_per_level(data):
+    """Solving level by level gives the scores of the former all-levels-padded batch on valid rows."""
+    train, _ = data
+    cfg = PlotTALConfig(epochs=1, levels=3, n_prompts=3, ot_tol=1e-7, ot_iters=2000)
+    model = pt.build_model(cfg, CLASSES, train).eval()
+    x, mask = pt._pad_batch([v.features for v in train])
+    with torch.no_grad():
+        out = model(x, mask)
+        xp = model.prepare(x, mask)
+        levels = pt.masked_pyramid(model.embed(xp, mask), mask, 3)
+        G = model.prompts()
+        T0 = x.shape[1]
+        for l, (f, m) in enumerate(levels):
+            fp = torch.nn.functional.pad(f, (0, 0, 0, T0 - f.shape[1]))
+            mp = torch.nn.functional.pad(m, (0, T0 - m.shape[1]), value=False)
+            sim = torch.einsum("bte,cne->bctn", torch.nn.functional.normalize(fp, dim=-1), G)
+            aligned, _, _ = pt.ot_align(sim, mp[:, None, :].expand(sim.shape[:-1]), cfg.eps, 2000, 1e-7)
+            ref = model.log_scale.exp() * aligned.transpose(1, 2) + model.bias  # [B, T0, C]
+            valid = out.mask[:, l]
+            assert torch.allclose(out.logits[:, l][valid], ref[valid], atol=1e-3)
 
 
 @pytest.mark.parametrize("method", ["plot-tal", "coop", "prototype"])

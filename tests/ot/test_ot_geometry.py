@@ -54,3 +54,18 @@ def test_sliced_wasserstein_properties_and_gradient() -> None:
 def test_temporal_prior() -> None:
     R = temporal_prior(4, 2)
     np.testing.assert_allclose(R.numpy(), np.abs(np.arange(4)[:, None] / 4 - np.arange(2)[None] / 2))
+
+
+def test_band_sum_in_slabs_matches_float64() -> None:
+    """Large float32 inputs are summed slab by slab in float64; the result equals the float64 band sum."""
+    from otcore.ot.geometry import band_sum
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3000, 700, generator=g)  # 2.1M elements: more than one slab
+    for dim, h in ((-2, 120), (-1, 30)):
+        got = band_sum(x, h, dim=dim)
+        ref = band_sum(x.double(), h, dim=dim)
+        assert got.dtype == torch.float32
+        torch.testing.assert_close(got.double(), ref, rtol=1e-6, atol=1e-6)
+    x3 = torch.rand(2, 1500, 400, generator=g)
+    torch.testing.assert_close(band_sum(x3, 50, dim=-2).double(), band_sum(x3.double(), 50, dim=-2))

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from otcore.video import encoders as E
+from otcore.video import weights as W
 from otcore.video.model_configs import TINY_MODEL
 
 
@@ -28,7 +29,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         raise AssertionError("tried to open a network connection")
 
     monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(E, "network_allowed", lambda timeout=1.5: False)
+    monkeypatch.setattr(W, "network_allowed", lambda timeout=1.5: False)
     return hf_home
 
 
@@ -207,3 +208,52 @@ def test_image_only_frees_the_text_tower(tiny_weights: Path, tiny_encoder: E.Cli
     torch.testing.assert_close(enc.encode_images(frames), tiny_encoder.encode_images(frames))
     with pytest.raises(RuntimeError, match="image_only"):
         enc.encode_text(["x"])
+
+
+def test_loading_leaves_the_root_logger_alone(tiny_weights: Path, no_network: Path) -> None:
+    """Loading weights installs no filter on the root logger (nor leaves one behind)."""
+    import logging
+
+    before = list(logging.getLogger().filters)
+    E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu")
+    assert logging.getLogger().filters == before
+
+
+def test_one_sha256_helper(tmp_path: Path) -> None:
+    from otcore import hashing
+    from otcore.video import features
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"abc" * 1000)
+    want = hashlib.sha256(b"abc" * 1000).hexdigest()
+    assert hashing.sha256_file(f) == E.file_sha256(f) == features.sha256_file(f) == want
+    assert hashing.sha256_text("abc") == hashlib.sha256(b"abc").hexdigest()
+    f.write_bytes(b"changed")  # rewritten: size and mtime change, the memo does not return a stale hash
+    assert hashing.sha256_file(f) == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_int8_quantization_on_cpu(
+    tiny_weights: Path, no_network: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``quantize="int8"`` quantizes the image tower's linear layers, names the model apart and keeps
+    the features close to full precision on the tiny test model; a bad value is a clear error."""
+    full = E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu", image_only=True)
+    q = E.load_clip(
+        TINY_MODEL, None, weights_file=tiny_weights, device="cpu", image_only=True, quantize="int8"
+    )
+    assert q.model_id == full.model_id + "+int8" and q.weights_id == full.weights_id
+    quantized = [m for m in q.model.visual.modules() if "quantized" in type(m).__module__]
+    assert quantized, "no linear layer of the image tower was quantized"
+    frames = np.random.default_rng(0).integers(0, 255, size=(6, 64, 80, 3), dtype=np.uint8)
+    a, b = full.encode_images(frames), q.encode_images(frames)
+    cos = (a * b).sum(-1)
+    assert float(cos.min()) > 0.9  # the tiny random model; the real-weights number is not measured here
+    with pytest.raises(ValueError, match="quantize"):
+        E.load_clip(TINY_MODEL, None, weights_file=tiny_weights, device="cpu", quantize="int4")
+    from otcore.settings import load_settings
+
+    monkeypatch.setenv("OTSTUDIO_QUANTIZE", "int8")
+    assert load_settings().quantize == "int8"
+    monkeypatch.setenv("OTSTUDIO_QUANTIZE", "bogus")
+    with pytest.raises(ValueError, match="OTSTUDIO_QUANTIZE"):
+        load_settings()
