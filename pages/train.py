@@ -5,6 +5,7 @@ import streamlit as st
 
 from otcore.jobs.queue import list_jobs, request_cancel, submit
 from otcore.store.edits import EditLog
+from ui.auth import current_user
 from ui.common import get_settings, get_store, require_project
 
 METHODS = {
@@ -23,7 +24,7 @@ project = require_project(store)
 project_id = project.id
 
 videos = store.list_videos(project_id)
-log = EditLog(store)
+log = EditLog(store, user=current_user())
 marks = {v.id: log.segments(v.id, sources=("manual", "corrected")) for v in videos}
 counts: dict[str, int] = {}
 for segs in marks.values():

@@ -57,6 +57,7 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
     """Draw the few-shot inspection of ``video`` (a ``VideoInfo``) in ``project`` (a ``ProjectInfo``)."""
     from otcore.jobs.fewshot import load_plans
     from otcore.store.edits import EditLog
+    from ui.auth import current_user
     from otcore.viz.fewshot import plan_figure, plan_levels
 
     found = latest_plans_path(store, settings, project.id, video.id)
@@ -76,7 +77,7 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
         return
     classes = data["class_names"]
     cls = st.selectbox("Class", classes, key="inspect_fewshot_class")
-    log = EditLog(store)
+    log = EditLog(store, user=current_user())
     predicted = log.segments(video.id, sources=("predicted",))
     manual = log.segments(video.id, sources=("manual", "corrected"))
     fps = data["fps"]

@@ -201,10 +201,11 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
     from otcore.jobs.phases import load_result
     from otcore.jobs.queue import submit
     from otcore.store.edits import EditLog
+    from ui.auth import current_user
     from otcore.viz.phases import foreground_figure
 
     st.subheader("Foreground (CASE, from video-level labels)")
-    log = EditLog(store)
+    log = EditLog(store, user=current_user())
     labelled = [
         v for v in store.list_videos(project.id) if log.segments(v.id, sources=("manual", "corrected"))
     ]

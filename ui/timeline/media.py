@@ -1,20 +1,28 @@
-"""A tiny range-capable HTTP server that streams registered video files to the browser.
+"""Video for the timeline, streamed from the app's own origin (same host and port as the app).
 
 Why not the alternatives:
 
 * ``st.video`` / Streamlit's media file manager reads the whole file into Python memory
   and cannot report the playhead;
 * Streamlit's static serving only covers ``./static`` beside ``app.py``;
-* a custom component's own ``path`` serves only its frontend folder.
+* a second HTTP server on its own port is unreachable from other machines and is mixed
+  content behind an HTTPS proxy.
 
-So the app starts (once per process, through ``st.cache_resource``) a
-:class:`ThreadingHTTPServer` on a free port of the loopback interface. It serves **only**
-files registered with :meth:`MediaServer.register`, each under an unguessable token, and
-answers HTTP ``Range`` requests by reading the requested bytes from disk (64 KiB chunks),
-so seeking in a long video never loads the file into memory. It needs no network: the
-browser, the app and the files are on the same machine.
+So the app is started through ``serve.py`` (``make run``), an ``st.App`` launcher that adds
+one route, :data:`ROUTE_PREFIX` ``/otstudio/video/<token>/<name>``, to Streamlit's own
+server (:func:`media_routes`). It serves **only** files registered with
+:meth:`MediaRegistry.register`:
 
-Nothing here imports streamlit, so it is usable and testable on its own.
+* each token is bound to one Streamlit session and one file, and expires ``ttl_s`` seconds
+  after its last use (a render or a request renews it), or as soon as its session is gone;
+* ``Range`` requests are answered by reading just those bytes (64 KiB at a time), so seeking
+  in a long video never loads the file into memory;
+* the file is opened with ``O_NOFOLLOW`` and must still be the registered regular file (same
+  device and inode, no symlink anywhere on its path): a file replaced by a symlink is refused;
+* no CORS header is sent (the request is same-origin), and a request the browser aborts
+  (normal while seeking) ends quietly.
+
+Nothing here imports streamlit; :func:`media_routes` imports Starlette lazily.
 """
 
 from __future__ import annotations
@@ -23,12 +31,25 @@ import mimetypes
 import os
 import re
 import secrets
+import stat
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["MediaServer", "parse_range"]
+__all__ = [
+    "MediaRegistry",
+    "MediaRefused",
+    "OpenMedia",
+    "REGISTRY",
+    "ROUTE_PREFIX",
+    "media_routes",
+    "parse_range",
+]
 
+ROUTE_PREFIX = "/otstudio/video"
 _CHUNK = 64 * 1024
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _EXTRA_TYPES = {
@@ -67,122 +88,201 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-class MediaServer:
-    """Serve registered files over HTTP with byte ranges, from a daemon thread.
+class MediaRefused(Exception):
+    """A request the media route does not serve (unknown or expired token, changed file)."""
 
-    >>> srv = MediaServer().start()          # doctest: +SKIP
-    >>> url_path = srv.register("/data/videos/a.mp4")   # "/v/<token>/a.mp4"
+
+@dataclass(frozen=True)
+class OpenMedia:
+    """An opened registered file: its descriptor (the caller closes it), size and type."""
+
+    fd: int
+    size: int
+    content_type: str
+
+
+@dataclass
+class _Entry:
+    path: Path
+    session_id: str
+    dev: int
+    ino: int
+    expires: float
+
+
+def _content_type(path: Path) -> str:
+    return _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+class MediaRegistry:
+    """The files the media route may serve, each under a per-session, expiring token.
+
+    ``session_alive(session_id)`` (when given) is asked on every request: a token of a
+    session that is gone is refused and forgotten. ``clock`` is monotonic seconds.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._files: dict[str, Path] = {}
-        self._tokens: dict[Path, str] = {}
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 3600.0,
+        session_alive: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = float(ttl_s)
+        self.session_alive = session_alive
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._by_key: dict[tuple[str, Path], str] = {}
         self._lock = threading.Lock()
-        self._host = host
-        self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        #: set by :func:`media_routes`: the route is part of the running server
+        self.mounted = False
 
-    @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._httpd is None:
-            raise RuntimeError("media server not started")
-        return int(self._httpd.server_address[1])
-
-    @property
-    def host(self) -> str:
-        """The interface the server listens on."""
-        return self._host
-
-    def register(self, path: str | os.PathLike[str]) -> str:
-        """Allow ``path`` to be served; return its URL path ``/v/<token>/<filename>`` (stable per file)."""
-        p = Path(path).resolve()
+    def register(self, path: str | os.PathLike[str], session_id: str) -> str:
+        """Allow ``session_id`` to stream ``path``; return the URL path below the app's root,
+        ``/otstudio/video/<token>/<filename>``. The token stays the same while it is valid
+        (each call renews it), so the browser keeps its buffered video across reruns.
+        Raises :class:`FileNotFoundError` for anything but an existing regular file."""
+        p = Path(path).resolve()  # the real file: later requests never follow a link
+        st = os.stat(p, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(f"not a regular file: {p}")
+        now = self._clock()
         with self._lock:
-            token = self._tokens.get(p)
+            self._drop_expired(now)
+            key = (session_id, p)
+            token = self._by_key.get(key)
             if token is None:
-                token = secrets.token_urlsafe(16)
-                self._tokens[p] = token
-                self._files[token] = p
-        return f"/v/{token}/{p.name}"
+                token = secrets.token_urlsafe(24)
+                self._by_key[key] = token
+            self._entries[token] = _Entry(p, session_id, st.st_dev, st.st_ino, now + self.ttl_s)
+        return f"{ROUTE_PREFIX}/{token}/{p.name}"
 
-    def resolve(self, url_path: str) -> Path | None:
-        """The registered file for a URL path, or ``None``."""
-        parts = url_path.split("?", 1)[0].split("/")
-        if len(parts) < 3 or parts[1] != "v":
-            return None
+    def revoke_session(self, session_id: str) -> int:
+        """Forget every token of a session; returns how many there were."""
         with self._lock:
-            return self._files.get(parts[2])
+            gone = [t for t, e in self._entries.items() if e.session_id == session_id]
+            for t in gone:
+                self._forget(t)
+        return len(gone)
 
-    def start(self) -> MediaServer:
-        """Bind and serve in a daemon thread; returns ``self``."""
-        if self._httpd is not None:
-            return self
-        server = self
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _forget(self, token: str) -> None:
+        e = self._entries.pop(token, None)
+        if e is not None:
+            self._by_key.pop((e.session_id, e.path), None)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def _drop_expired(self, now: float) -> None:
+        for t in [t for t, e in self._entries.items() if e.expires <= now]:
+            self._forget(t)
+
+    def open(self, token: str) -> OpenMedia:
+        """Open the file behind a valid token (renewing it), or raise :class:`MediaRefused`."""
+        now = self._clock()
+        with self._lock:
+            e = self._entries.get(token)
+            if e is None or e.expires <= now:
+                self._forget(token)
+                raise MediaRefused("unknown or expired video token")
+            entry = e
+        if self.session_alive is not None and not self.session_alive(entry.session_id):
+            with self._lock:
+                self._forget(token)
+            raise MediaRefused("the session of this video token has ended")
+        if os.path.realpath(entry.path) != str(entry.path):
+            raise MediaRefused("the registered video's path now goes through a symlink")
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:  # gone, or a symlink now (ELOOP)
+            raise MediaRefused(f"the registered video cannot be opened: {exc.strerror}") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):
+            os.close(fd)
+            raise MediaRefused("the registered video was replaced")
+        with self._lock:
+            if token in self._entries:
+                self._entries[token].expires = now + self.ttl_s
+        return OpenMedia(fd, int(st.st_size), _content_type(entry.path))
+
+
+def _default_ttl() -> float:
+    try:
+        return max(1.0, float(os.environ.get("OTSTUDIO_MEDIA_TOKEN_TTL_S", "3600")))
+    except ValueError:
+        return 3600.0
+
+
+#: The process-wide registry used by the app and its route.
+REGISTRY = MediaRegistry(ttl_s=_default_ttl())
+
+
+async def _read_chunks(fd: int, first: int, length: int) -> AsyncIterator[bytes]:
+    from anyio import to_thread
+
+    pos, end = first, first + length
+    while pos < end:
+        chunk = await to_thread.run_sync(os.pread, fd, min(_CHUNK, end - pos), pos)
+        if not chunk:
+            break
+        pos += len(chunk)
+        yield chunk
+
+
+def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> list[Any]:
+    """The Starlette route serving ``registry`` at ``<base_url>/otstudio/video/<token>/<name>``
+    (``GET`` and ``HEAD``). Marks the registry as mounted."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
+
+    class _RangeResponse(Response):
+        """Streams ``[first, first+length)`` of ``fd`` and closes it; a client that goes away
+        mid-body ends the response silently."""
+
+        def __init__(self, fd: int, first: int, length: int, status: int, headers: dict[str, str]) -> None:
+            super().__init__(status_code=status, headers=headers)
+            self.fd, self.first, self.length = fd, first, length
+            self.headers["content-length"] = str(length)
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                if scope["method"] != "HEAD":
+                    async for chunk in _read_chunks(self.fd, self.first, self.length):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:  # the browser cancelled (seeking, closing the tab): nothing to report
                 return
+            finally:
+                os.close(self.fd)
 
-            def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve(body=False)
+    base_headers = {
+        "cache-control": "private, max-age=600",
+        "x-content-type-options": "nosniff",
+        "cross-origin-resource-policy": "same-origin",
+    }
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                self._serve(body=True)
+    async def video(request: Request) -> Response:
+        try:
+            media = registry.open(request.path_params["token"])
+        except MediaRefused as exc:
+            return Response(str(exc), status_code=404, media_type="text/plain", headers=base_headers)
+        try:
+            rng = parse_range(request.headers.get("range"), media.size)
+        except ValueError:
+            os.close(media.fd)
+            return Response(
+                b"", status_code=416, headers={**base_headers, "content-range": f"bytes */{media.size}"}
+            )
+        first, last = rng if rng is not None else (0, media.size - 1)
+        headers = {**base_headers, "accept-ranges": "bytes", "content-type": media.content_type}
+        if rng is not None:
+            headers["content-range"] = f"bytes {first}-{last}/{media.size}"
+        return _RangeResponse(media.fd, first, max(0, last - first + 1), 206 if rng is not None else 200, headers)
 
-            def _serve(self, body: bool) -> None:
-                path = server.resolve(self.path)
-                if path is None or not path.is_file():
-                    self.send_error(404, "not a registered video")
-                    return
-                size = path.stat().st_size
-                try:
-                    rng = parse_range(self.headers.get("Range"), size)
-                except ValueError:
-                    self.send_response(416)
-                    self.send_header("Content-Range", f"bytes */{size}")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                first, last = rng if rng is not None else (0, size - 1)
-                length = max(0, last - first + 1)
-                ctype = _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
-                self.send_response(206 if rng is not None else 200)
-                self.send_header("Content-Type", ctype or "application/octet-stream")
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Length", str(length))
-                if rng is not None:
-                    self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
-                self.send_header("Cache-Control", "private, max-age=3600")
-                self.send_header("Access-Control-Allow-Origin", "*")
-                self.end_headers()
-                if not body:
-                    return
-                try:
-                    with path.open("rb") as f:
-                        f.seek(first)
-                        remaining = length
-                        while remaining > 0:
-                            chunk = f.read(min(_CHUNK, remaining))
-                            if not chunk:
-                                break
-                            self.wfile.write(chunk)
-                            remaining -= len(chunk)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the browser cancelled (normal while seeking)
-
-        httpd = ThreadingHTTPServer((self._host, self._port), Handler)
-        httpd.daemon_threads = True
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="otstudio-media", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+    base = "/" + base_url.strip("/") if base_url.strip("/") else ""
+    registry.mounted = True
+    return [Route(f"{base}{ROUTE_PREFIX}/{{token}}/{{name}}", video, methods=["GET", "HEAD"])]
