@@ -1,7 +1,7 @@
 """otstudio's server: ``streamlit run serve.py`` (what ``make run`` and ``make team`` start).
 
 An ``st.App`` launcher around ``app.py`` that adds one route to Streamlit's own server:
-the timeline's video, streamed from the app's origin (see :mod:`ui.timeline.media`).
+the timeline's video, streamed from the app's origin (see :mod:`ui.media`).
 
 * By default the server listens on loopback only (``server.address`` in
   ``.streamlit/config.toml``); any other address is refused unless team mode is on.
@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit import config
 
 from ui.auth import team_mode
-from ui.timeline.media import REGISTRY, media_routes
+from ui.media import REGISTRY, media_routes
 
 
 def _is_loopback(address: str | None) -> bool:

@@ -5,7 +5,7 @@ segment timeline together in the browser.
   step, no network, speaking the components-v1 ``postMessage`` protocol directly
   (``streamlit:componentReady`` / ``render`` / ``setComponentValue`` / ``setFrameHeight``).
   It lives in its own iframe, so its single-key shortcuts never reach Streamlit's own ones.
-* Video: streamed from the app's own origin by the route of :mod:`ui.timeline.media`
+* Video: streamed from the app's own origin by the route of :mod:`ui.media`
   (registered per session, expiring tokens, byte ranges), never loaded into Python memory.
 * Edits: only committed edits come back, as events applied through the store's edit log by
   :mod:`ui.timeline.events`; the page passes the refreshed segments back.
@@ -24,7 +24,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from ui.timeline.events import EventResult, apply_events
-from ui.timeline.media import REGISTRY
+from ui.media import REGISTRY
 
 __all__ = [
     "SHORTCUTS",

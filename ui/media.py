@@ -18,11 +18,13 @@ server (:func:`media_routes`). It serves **only** files registered with
 * ``Range`` requests are answered by reading just those bytes (64 KiB at a time), so seeking
   in a long video never loads the file into memory;
 * the file is opened with ``O_NOFOLLOW`` and must still be the registered regular file (same
-  device and inode, no symlink anywhere on its path): a file replaced by a symlink is refused;
+  device, inode, size and mtime, no symlink anywhere on its path): a file replaced by a symlink is refused;
 * no CORS header is sent (the request is same-origin), and a request the browser aborts
   (normal while seeking) ends quietly.
 
-Nothing here imports streamlit; :func:`media_routes` imports Starlette lazily.
+Nothing here imports streamlit (``serve.py`` imports this module before Streamlit's runtime
+exists, so it must not import :mod:`ui.timeline`, whose component registers itself with the
+runtime when first imported by a page); :func:`media_routes` imports Starlette lazily.
 """
 
 from __future__ import annotations
@@ -105,9 +107,12 @@ class OpenMedia:
 class _Entry:
     path: Path
     session_id: str
-    dev: int
-    ino: int
+    identity: tuple[int, int, int, int]  # device, inode, size, mtime (ns)
     expires: float
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _content_type(path: Path) -> str:
@@ -154,7 +159,7 @@ class MediaRegistry:
             if token is None:
                 token = secrets.token_urlsafe(24)
                 self._by_key[key] = token
-            self._entries[token] = _Entry(p, session_id, st.st_dev, st.st_ino, now + self.ttl_s)
+            self._entries[token] = _Entry(p, session_id, _identity(st), now + self.ttl_s)
         return f"{ROUTE_PREFIX}/{token}/{p.name}"
 
     def revoke_session(self, session_id: str) -> int:
@@ -198,7 +203,7 @@ class MediaRegistry:
         except OSError as exc:  # gone, or a symlink now (ELOOP)
             raise MediaRefused(f"the registered video cannot be opened: {exc.strerror}") from None
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (entry.dev, entry.ino):
+        if not stat.S_ISREG(st.st_mode) or _identity(st) != entry.identity:
             os.close(fd)
             raise MediaRefused("the registered video was replaced")
         with self._lock:
