@@ -33,12 +33,16 @@ def _auth_configured() -> bool:
     return bool(auth) and "redirect_uri" in auth and "cookie_secret" in auth
 
 
+def _logged_in() -> bool:
+    return bool(st.user.get("is_logged_in", False))
+
+
 def current_user() -> str:
     """The signed-in user's email (else their OIDC ``sub``) in team mode, else ``"local"``."""
     if not team_mode():
         return LOCAL_USER
     user = st.user
-    if not user.is_logged_in:
+    if not _logged_in():
         return LOCAL_USER
     return str(user.get("email") or user.get("sub") or LOCAL_USER)
 
@@ -63,7 +67,7 @@ def require_login() -> None:
     do nothing."""
     if not team_mode():
         return
-    if not st.user.is_logged_in:
+    if not _logged_in():
         st.navigation([st.Page(_login_page, title="Log in", url_path="login")], position="hidden").run()
         st.stop()
     with st.sidebar:
