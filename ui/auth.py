@@ -30,7 +30,7 @@ def _auth_configured() -> bool:
         auth = st.secrets.get("auth")
     except Exception:  # noqa: BLE001 - no or unreadable secrets file
         return False
-    return bool(auth) and "redirect_uri" in auth and "cookie_secret" in auth
+    return auth is not None and "redirect_uri" in auth and "cookie_secret" in auth
 
 
 def _logged_in() -> bool:

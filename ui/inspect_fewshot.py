@@ -57,8 +57,8 @@ def render(store: Any, settings: Any, project: Any, video: Any) -> None:
     """Draw the few-shot inspection of ``video`` (a ``VideoInfo``) in ``project`` (a ``ProjectInfo``)."""
     from otcore.jobs.fewshot import load_plans
     from otcore.store.edits import EditLog
-    from ui.auth import current_user
     from otcore.viz.fewshot import plan_figure, plan_levels
+    from ui.auth import current_user
 
     found = latest_plans_path(store, settings, project.id, video.id)
     if found is None:

@@ -201,8 +201,8 @@ def _foreground(store: Any, settings: Any, project: Any, video: Any) -> None:
     from otcore.jobs.phases import load_result
     from otcore.jobs.queue import submit
     from otcore.store.edits import EditLog
-    from ui.auth import current_user
     from otcore.viz.phases import foreground_figure
+    from ui.auth import current_user
 
     st.subheader("Foreground (CASE, from video-level labels)")
     log = EditLog(store, user=current_user())

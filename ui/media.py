@@ -116,7 +116,11 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def _content_type(path: Path) -> str:
-    return _EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return (
+        _EXTRA_TYPES.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
 
 
 class MediaRegistry:
@@ -254,7 +258,9 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
             try:
-                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
                 if scope["method"] != "HEAD":
                     async for chunk in _read_chunks(self.fd, self.first, self.length):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -286,7 +292,9 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
         headers = {**base_headers, "accept-ranges": "bytes", "content-type": media.content_type}
         if rng is not None:
             headers["content-range"] = f"bytes {first}-{last}/{media.size}"
-        return _RangeResponse(media.fd, first, max(0, last - first + 1), 206 if rng is not None else 200, headers)
+        return _RangeResponse(
+            media.fd, first, max(0, last - first + 1), 206 if rng is not None else 200, headers
+        )
 
     base = "/" + base_url.strip("/") if base_url.strip("/") else ""
     registry.mounted = True

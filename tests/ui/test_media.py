@@ -81,7 +81,9 @@ def served(caplog: pytest.LogCaptureFixture) -> Iterator[tuple[MediaRegistry, in
     reg = MediaRegistry(ttl_s=600)
     app = Starlette(routes=media_routes(reg))
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", lifespan="off")
+    )
     th = threading.Thread(target=server.run, daemon=True)
     th.start()
     deadline = time.monotonic() + 20
@@ -141,7 +143,9 @@ def test_serves_ranges_of_registered_files_only(served: tuple[MediaRegistry, int
     assert _get(port, "/secret.txt")[0] == 404
 
 
-def test_a_registered_file_replaced_by_a_symlink_is_refused(served: tuple[MediaRegistry, int], tmp_path: Path):
+def test_a_registered_file_replaced_by_a_symlink_is_refused(
+    served: tuple[MediaRegistry, int], tmp_path: Path
+):
     reg, port = served
     f = tmp_path / "clip.mp4"
     f.write_bytes(b"video" * 100)
@@ -188,5 +192,7 @@ def test_aborted_requests_are_quiet(
         s.close()
     time.sleep(1.0)
     assert _get(port, url, {"Range": "bytes=0-3"})[2] == f.read_bytes()[:4]  # still serving
-    noisy = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()]
+    noisy = [
+        r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR or "Traceback" in r.getMessage()
+    ]
     assert noisy == [], [r.getMessage() for r in noisy]

@@ -23,8 +23,8 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
-from ui.timeline.events import EventResult, apply_events
 from ui.media import REGISTRY
+from ui.timeline.events import EventResult, apply_events
 
 __all__ = [
     "SHORTCUTS",
