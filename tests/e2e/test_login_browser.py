@@ -5,7 +5,10 @@ session makes carry the signed-in user."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +82,32 @@ def test_anonymous_session_gets_the_login_page_only_apptest(tmp_path: Path, monk
     assert [b.label for b in at.button] == ["Log in"]
     assert len(at.selectbox) == 0 and len(at.sidebar.caption) == 0  # no project selector, no data dir
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())  # nothing opened
+
+
+def test_other_addresses_need_team_mode(streamlit_data_dir: Path):
+    """Outside team mode the server refuses to listen beyond loopback, with a one-line reason."""
+    env = {k: v for k, v in os.environ.items() if k != "OTSTUDIO_TEAM"}
+    env["OTSTUDIO_DATA_DIR"] = str(streamlit_data_dir)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.headless=true",
+            "--server.address=0.0.0.0",
+            f"--server.port={_free_port()}",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "refusing to listen on '0.0.0.0' without login" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.browser

@@ -192,6 +192,8 @@ def render_timeline(
     duration = float(video.duration or (times[-1] if len(times) else 0.0))
     path = store.resolve_path(video.path)
     url = _video_url(path)
+    if url is None and path.is_file():
+        st.warning("The video plays when the app is started with `make run` (`streamlit run serve.py`).")
     value = timeline(
         video_id=int(video.id),
         video_url=url,
