@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.otstudio-installed
 
-.PHONY: install run test worker bench lint clean
+.PHONY: install run team test worker bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# serve.py is app.py plus the timeline's video route on the same server (same host and port).
 run: $(STAMP)
-	$(VENV)/bin/streamlit run app.py
+	$(VENV)/bin/streamlit run serve.py
+
+# Team mode: listens on ADDRESS:PORT and requires login (OIDC provider in .streamlit/secrets.toml).
+ADDRESS ?= 0.0.0.0
+PORT    ?= 8501
+team: $(STAMP)
+	OTSTUDIO_TEAM=1 $(VENV)/bin/streamlit run serve.py --server.address=$(ADDRESS) --server.port=$(PORT)
 
 test: $(STAMP)
 	bash scripts/test-services.sh

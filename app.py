@@ -7,9 +7,11 @@ worker; the pages themselves live in ``pages/``.
 import streamlit as st
 
 from otcore import service
+from ui.auth import require_login
 from ui.common import PROJECT_KEY, get_settings, get_store
 
 st.set_page_config(page_title="otstudio", layout="wide")
+require_login()  # team mode: anonymous sessions get the login page only
 
 
 @st.cache_resource(show_spinner="Preparing the data dir and the demo project…")

@@ -18,8 +18,9 @@ variable                        field                              default
 ``OTSTUDIO_TRAIN_THREADS``      ``train_threads`` (1..1024)        torch's default
 ``OTSTUDIO_JOB_STALE_SECONDS``  ``job_stale_seconds`` (> 0)        60
 ``OTSTUDIO_NO_WORKER``          ``no_worker`` (0/1)                0
-``OTSTUDIO_MEDIA_HOST``         ``media_host``                     ``127.0.0.1``
 ``OTSTUDIO_QUANTIZE``           ``quantize`` (none, int8)          none
+``OTSTUDIO_TEAM``               ``team`` (0/1): login required     0
+``OTSTUDIO_MEDIA_TOKEN_TTL_S``  ``media_token_ttl_s`` (> 0)        3600
 ==============================  =================================  ==========================
 
 Left to their modules (they are read where a library needs them): ``OTSTUDIO_VIDEO_BACKEND``
@@ -71,8 +72,9 @@ class Settings:
     train_threads: int | None = None
     job_stale_seconds: float = DEFAULT_STALE_SECONDS
     no_worker: bool = False
-    media_host: str = "127.0.0.1"
     quantize: str | None = None
+    team: bool = False
+    media_token_ttl_s: float = 3600.0
 
     @property
     def videos_dir(self) -> Path:
@@ -101,7 +103,6 @@ class Settings:
             "OTSTUDIO_MAX_UPLOAD_MB": str(self.max_upload_mb),
             "OTSTUDIO_JOB_STALE_SECONDS": repr(float(self.job_stale_seconds)),
             "OTSTUDIO_NO_WORKER": "1" if self.no_worker else "0",
-            "OTSTUDIO_MEDIA_HOST": self.media_host,
         }
         optional = {
             "OTSTUDIO_CLIP_WEIGHTS": self.clip_weights_file,
@@ -228,6 +229,7 @@ def load_settings(
         train_threads=_int(env, "OTSTUDIO_TRAIN_THREADS", None, 1, 1024),
         job_stale_seconds=env_job_stale_seconds(env),
         no_worker=_bool(env, "OTSTUDIO_NO_WORKER"),
-        media_host=_get(env, "OTSTUDIO_MEDIA_HOST") or "127.0.0.1",
         quantize=_quantize(env),
+        team=_bool(env, "OTSTUDIO_TEAM"),
+        media_token_ttl_s=_positive_float(env, "OTSTUDIO_MEDIA_TOKEN_TTL_S", 3600.0),
     )

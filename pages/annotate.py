@@ -9,6 +9,7 @@ import streamlit as st
 
 from otcore.formats.frames import frame_span
 from otcore.store import EditLog
+from ui.auth import current_user
 from ui.common import get_store, require_project
 from ui.timeline import SHORTCUTS, render_timeline, video_frame_times
 
@@ -17,7 +18,7 @@ st.title("Annotate")
 store = get_store()
 project = require_project(store)
 project_id = project.id
-log = EditLog(store)
+log = EditLog(store, user=current_user())
 
 videos = store.list_videos(project_id)
 if not videos:

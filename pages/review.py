@@ -9,6 +9,7 @@ import streamlit as st
 from otcore.formats import FORMATS
 from otcore.review import proposals_by_uncertainty, rank_videos
 from otcore.store import EditLog
+from ui.auth import current_user
 from ui.common import get_store, require_project
 from ui.review import EXPORT_FORMATS, export_bundle, flag_rows, import_upload, report_rows
 
@@ -17,7 +18,7 @@ st.title("Review & Export")
 store = get_store()
 project = require_project(store)
 project_id = project.id
-log = EditLog(store)
+log = EditLog(store, user=current_user())
 videos = {v.id: v for v in store.list_videos(project_id)}
 names = {vid: v.filename for vid, v in videos.items()}
 segments = store.project_segments(project_id)

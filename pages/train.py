@@ -6,6 +6,7 @@ import streamlit as st
 from otcore import service
 from otcore.service import TrainRequest, TrainResult
 from otcore.store.edits import EditLog
+from ui.auth import current_user
 from ui.common import get_settings, get_store, require_project
 
 METHODS = {
@@ -24,7 +25,7 @@ project = require_project(store)
 project_id = project.id
 
 videos = store.list_videos(project_id)
-log = EditLog(store)
+log = EditLog(store, user=current_user())
 marks = {v.id: log.segments(v.id, sources=("manual", "corrected")) for v in videos}
 counts: dict[str, int] = {}
 for segs in marks.values():

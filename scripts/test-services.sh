@@ -49,4 +49,31 @@ if command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 else
   echo "test-services: no PostgreSQL server here: PostgreSQL store tests will be skipped"
 fi
+# 3. nginx (Debian's) and a self-signed certificate for the HTTPS reverse-proxy browser test.
+if ! command -v nginx >/dev/null 2>&1 && ! [ -x /usr/sbin/nginx ]; then
+  if can_apt; then
+    echo "test-services: installing Debian nginx for the HTTPS proxy test"
+    apt_install nginx-light openssl || apt_install nginx openssl || echo "test-services: nginx install failed"
+  else
+    echo "test-services: no nginx and no apt-get as root: the HTTPS proxy test will be skipped"
+  fi
+fi
+nginx_bin=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+if [ -n "$nginx_bin" ] && command -v openssl >/dev/null 2>&1; then
+  tls=.test-services/tls
+  mkdir -p "$tls"
+  if ! [ -s "$tls/cert.pem" ] || ! [ -s "$tls/key.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=127.0.0.1" \
+      -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+      -keyout "$tls/key.pem" -out "$tls/cert.pem" >/dev/null 2>&1 || echo "test-services: openssl failed"
+  fi
+  if [ -s "$tls/cert.pem" ]; then
+    { echo "export OTSTUDIO_TEST_NGINX=$nginx_bin"
+      echo "export OTSTUDIO_TEST_TLS_CERT=$PWD/$tls/cert.pem"
+      echo "export OTSTUDIO_TEST_TLS_KEY=$PWD/$tls/key.pem"; } >> .test-env
+    echo "test-services: nginx ($nginx_bin) and a self-signed certificate are ready"
+  fi
+else
+  echo "test-services: no nginx or openssl: the HTTPS proxy test will be skipped"
+fi
 exit 0

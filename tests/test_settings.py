@@ -32,11 +32,10 @@ def test_defaults_and_values(tmp_path: Path) -> None:
             "OTSTUDIO_JOB_STALE_SECONDS": "7.5",
             "OTSTUDIO_NO_WORKER": "yes",
             "OTSTUDIO_QUANTIZE": "int8",
-            "OTSTUDIO_MEDIA_HOST": "0.0.0.0",
         },
     )
     assert (s.max_upload_mb, s.device, s.train_threads, s.job_stale_seconds) == (10, "cuda:1", 2, 7.5)
-    assert s.no_worker and s.quantize == "int8" and s.media_host == "0.0.0.0"
+    assert s.no_worker and s.quantize == "int8"
     assert load_settings(tmp_path, env={"OTSTUDIO_QUANTIZE": "none"}).quantize is None
 
 

@@ -40,6 +40,7 @@ def render(store: Store, settings: Settings, project: ProjectInfo, video: VideoI
     """Draw the few-shot inspection of ``video`` in ``project``."""
     from otcore.store.edits import EditLog
     from otcore.viz.fewshot import plan_figure, plan_levels
+    from ui.auth import current_user
 
     found = service.latest_fewshot_prediction(store, settings, project.id, video.id)
     if found is None:
@@ -57,7 +58,7 @@ def render(store: Store, settings: Settings, project: ProjectInfo, video: VideoI
         return
     classes = list(data.class_names)
     cls = st.selectbox("Class", classes, key="inspect_fewshot_class")
-    log = EditLog(store)
+    log = EditLog(store, user=current_user())
     predicted = log.segments(video.id, sources=("predicted",))
     manual = log.segments(video.id, sources=("manual", "corrected"))
     fps = data.fps

@@ -197,9 +197,10 @@ def _alignment(store: Store, settings: Settings, project: ProjectInfo, video: Vi
 def _foreground(store: Store, settings: Settings, project: ProjectInfo, video: VideoInfo) -> None:
     from otcore.store.edits import EditLog
     from otcore.viz.phases import foreground_figure
+    from ui.auth import current_user
 
     st.subheader("Foreground (CASE, from video-level labels)")
-    log = EditLog(store)
+    log = EditLog(store, user=current_user())
     labelled = [
         v for v in store.list_videos(project.id) if log.segments(v.id, sources=("manual", "corrected"))
     ]

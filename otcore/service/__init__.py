@@ -39,6 +39,7 @@ from otcore.service.jobs import (
     submit_sleep,
     submit_training,
 )
+from otcore.service.transfer import export_from_store, import_into_store
 from otcore.service.videos import (
     DEMO_PROJECT,
     DEMO_SEGMENTS,
@@ -59,7 +60,6 @@ from otcore.service.videos import (
     submit_extraction,
     video_rows,
 )
-from otcore.service.transfer import export_from_store, import_into_store
 from otcore.store.predictions import SavedPrediction
 
 __all__ = [

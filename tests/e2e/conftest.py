@@ -1,4 +1,4 @@
-"""End-to-end fixtures: a real ``streamlit run app.py`` on a free localhost port with its own
+"""End-to-end fixtures: a real ``streamlit run serve.py`` (app.py and its video route) on a free localhost port with its own
 data dir, and a headless Chromium page driven by Playwright (Debian's chromium binary)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,29 +50,41 @@ def streamlit_data_dir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.fixture()
-def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
-    """Base URL of ``streamlit run app.py`` serving on a free localhost port."""
-    port = _free_port()
+@contextlib.contextmanager
+def run_app(
+    data_dir: Path,
+    *,
+    address: str = "127.0.0.1",
+    env_extra: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    port: int | None = None,
+) -> Iterator[str]:
+    """``streamlit run serve.py`` (the app plus its video route) on ``address`` and a free port,
+    with its own data dir; yields the base URL and stops the app and its worker afterwards."""
+    port = port or _free_port()
     env = dict(os.environ)
     env.update(
-        OTSTUDIO_DATA_DIR=str(streamlit_data_dir),
+        OTSTUDIO_DATA_DIR=str(data_dir),
         STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
         PYTHONUNBUFFERED="1",
     )
     env.pop("OTSTUDIO_DATABASE_URL", None)
-    log = open(streamlit_data_dir / "streamlit.log", "wb")  # noqa: SIM115 - closed in teardown
+    env.pop("OTSTUDIO_TEAM", None)
+    env.update(env_extra or {})
+    log_path = data_dir / "streamlit.log"
+    log = open(log_path, "ab")  # noqa: SIM115 - closed in teardown
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "serve.py",
             "--server.headless=true",
             f"--server.port={port}",
-            "--server.address=127.0.0.1",
+            f"--server.address={address}",
             "--server.fileWatcherType=none",
+            *args,
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -79,7 +92,7 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{address}:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -90,9 +103,7 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.close()
-            pytest.fail(
-                "streamlit did not start:\n" + (streamlit_data_dir / "streamlit.log").read_text()[-3000:]
-            )
+            pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
         time.sleep(0.3)
     try:
         yield url
@@ -103,7 +114,7 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
         # the app starts a background worker in its own session; stop it through its pid file
-        pid_file = streamlit_data_dir / "worker.pid"
+        pid_file = data_dir / "worker.pid"
         if pid_file.is_file():
             with contextlib.suppress(ValueError, KeyError, ProcessLookupError, PermissionError):
                 os.kill(int(json.loads(pid_file.read_text())["pid"]), signal.SIGTERM)
@@ -111,8 +122,15 @@ def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture()
-def page(streamlit_server: str):
-    """A Playwright page in headless Chromium, at the app's URL."""
+def streamlit_server(streamlit_data_dir: Path) -> Iterator[str]:
+    """Base URL of ``streamlit run serve.py`` serving on a free localhost port."""
+    with run_app(streamlit_data_dir) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def browser_page(url: str, *, ignore_https_errors: bool = False) -> Iterator[Any]:
+    """A Playwright page in headless Chromium, opened at ``url``."""
     exe = chromium_path()
     if exe is None:
         pytest.skip("no chromium binary here (make test installs Debian's chromium when run as root)")
@@ -120,12 +138,21 @@ def page(streamlit_server: str):
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000}, ignore_https_errors=ignore_https_errors
+        )
         pg = context.new_page()
         pg.set_default_timeout(30_000)
-        pg.goto(streamlit_server)
+        pg.goto(url)
         try:
             yield pg
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture()
+def page(streamlit_server: str):
+    """A Playwright page in headless Chromium, at the app's URL."""
+    with browser_page(streamlit_server) as pg:
+        yield pg

@@ -5,8 +5,8 @@ segment timeline together in the browser.
   step, no network, speaking the components-v1 ``postMessage`` protocol directly
   (``streamlit:componentReady`` / ``render`` / ``setComponentValue`` / ``setFrameHeight``).
   It lives in its own iframe, so its single-key shortcuts never reach Streamlit's own ones.
-* Video: streamed by :class:`ui.timeline.media.MediaServer` (a range-capable loopback HTTP
-  server started once per process), never loaded into Python memory.
+* Video: streamed from the app's own origin by the route of :mod:`ui.media`
+  (registered per session, expiring tokens, byte ranges), never loaded into Python memory.
 * Edits: only committed edits come back, as events applied through the store's edit log by
   :mod:`ui.timeline.events`; the page passes the refreshed segments back.
 
@@ -23,16 +23,16 @@ import numpy as np
 import streamlit as st
 import streamlit.components.v1 as components
 
+from ui.media import REGISTRY
+
 if TYPE_CHECKING:
     from otcore.store import EditLog, Store, VideoInfo
 
 from ui.timeline.events import EventResult, apply_events
-from ui.timeline.media import MediaServer
 
 __all__ = [
     "SHORTCUTS",
     "frame_grid_payload",
-    "get_media_server",
     "timeline",
     "render_timeline",
     "video_frame_times",
@@ -89,14 +89,6 @@ def frame_grid_payload(
     return [round(float(x), 6) for x in t]
 
 
-@st.cache_resource(show_spinner=False)
-def get_media_server() -> MediaServer:
-    """The process-wide media server (loopback by default; ``OTSTUDIO_MEDIA_HOST`` to change)."""
-    from otcore.settings import load_settings
-
-    return MediaServer(host=load_settings().media_host).start()
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def _probe_frame_times(path: str, mtime: float) -> np.ndarray | None:
     try:
@@ -127,7 +119,6 @@ def timeline(
     *,
     video_id: int,
     video_url: str | None,
-    media_port: int | None,
     frame_times: Sequence[float] | np.ndarray,
     duration: float,
     labels: Sequence[dict[str, str]],
@@ -142,7 +133,6 @@ def timeline(
     return _component(
         video_id=video_id,
         video_url=video_url,
-        media_port=media_port,
         frame_times=frame_grid_payload(frame_times),
         duration=float(duration),
         labels=list(labels),
@@ -154,6 +144,17 @@ def timeline(
         key=key,
         default=None,
     )
+
+
+def _video_url(path: Path) -> str | None:
+    """The video's URL path below the app's root, registered for this session; ``None`` when the
+    file is missing or the app was not started through ``serve.py`` (no media route)."""
+    if not REGISTRY.mounted or not path.is_file():
+        return None
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return REGISTRY.register(path, ctx.session_id if ctx else "")
 
 
 def _segment_json(s: Any) -> dict[str, Any]:
@@ -168,11 +169,13 @@ def _segment_json(s: Any) -> dict[str, Any]:
 
 
 def render_timeline(
-    store: Store, log: EditLog, video: VideoInfo, *, key: str | None = None, user: str = "local"
+    store: Store, log: EditLog, video: VideoInfo, *, key: str | None = None, user: str | None = None
 ) -> list[EventResult]:
     """Apply the component's pending edits for ``video`` through ``log``, then draw the
-    component with the refreshed segments. Returns the results of the edits applied in this run."""
+    component with the refreshed segments. Returns the results of the edits applied in this run.
+    ``user`` (default: the log's user) is the author recorded on the edits."""
     key = key or f"timeline-{video.id}"
+    user = user or str(getattr(log, "user", "local"))
     seen: set[str] = st.session_state.setdefault(f"{key}::seen", set())
     acked: list[str] = st.session_state.setdefault(f"{key}::acked", [])
 
@@ -192,14 +195,12 @@ def render_timeline(
     times = video_frame_times(store, video)
     duration = float(video.duration or (times[-1] if len(times) else 0.0))
     path = store.resolve_path(video.path)
-    url, port = None, None
-    if path.is_file():
-        server = get_media_server()
-        url, port = server.register(path), server.port
+    url = _video_url(path)
+    if url is None and path.is_file():
+        st.warning("The video plays when the app is started with `make run` (`streamlit run serve.py`).")
     value = timeline(
         video_id=int(video.id),
         video_url=url,
-        media_port=port,
         frame_times=times,
         duration=duration,
         labels=labels,

@@ -506,6 +506,10 @@
   document.addEventListener("mousedown", (e) => { if (!(e.target && /^(SELECT|INPUT|BUTTON)$/.test(e.target.tagName))) app.focus(); });
 
   // ---------------------------------------------------------------- render from Python
+  function appRoot() {
+    const p = window.location.pathname, i = p.lastIndexOf("/component/");
+    return i >= 0 ? p.slice(0, i) : "";
+  }
   function onRender(args) {
     const videoChanged = args.video_id !== S.videoId;
     if (videoChanged) {
@@ -517,9 +521,14 @@
       if (isFinite(saved) && saved > 0 && saved <= S.duration) { S.pendingSeek = saved; try { video.currentTime = saved; } catch (e) { /* later */ } }
     }
     if (args.video_url) {
-      // the media server is plain http on the same host as the app, on its own port
-      const url = args.media_port ? "http://" + window.location.hostname + ":" + args.media_port + args.video_url : args.video_url;
-      if (url !== S.videoUrl) { S.videoUrl = url; video.style.display = ""; $("novideo").hidden = true; video.src = url; }
+      // same origin as the app: video_url is a path below the app's root, and this frame is
+      // served at <app root>/component/<name>/index.html (also behind a proxy or a base path)
+      const url = appRoot() + args.video_url;
+      if (url !== S.videoUrl) {
+        // a renewed token for the same video keeps the playhead
+        if (!videoChanged && S.videoUrl && S.pendingSeek === null) S.pendingSeek = video.currentTime || 0;
+        S.videoUrl = url; video.style.display = ""; $("novideo").hidden = true; video.src = url;
+      }
     } else { $("novideo").hidden = false; }
     // acknowledged events leave the queue
     const acked = new Set(args.acked || []);

@@ -1,0 +1,303 @@
+"""Video for the timeline, streamed from the app's own origin (same host and port as the app).
+
+Why not the alternatives:
+
+* ``st.video`` / Streamlit's media file manager reads the whole file into Python memory
+  and cannot report the playhead;
+* Streamlit's static serving only covers ``./static`` beside ``app.py``;
+* a second HTTP server on its own port is unreachable from other machines and is mixed
+  content behind an HTTPS proxy.
+
+So the app is started through ``serve.py`` (``make run``), an ``st.App`` launcher that adds
+one route, :data:`ROUTE_PREFIX` ``/otstudio/video/<token>/<name>``, to Streamlit's own
+server (:func:`media_routes`). It serves **only** files registered with
+:meth:`MediaRegistry.register`:
+
+* each token is bound to one Streamlit session and one file, and expires ``ttl_s`` seconds
+  after its last use (a render or a request renews it), or as soon as its session is gone;
+* ``Range`` requests are answered by reading just those bytes (64 KiB at a time), so seeking
+  in a long video never loads the file into memory;
+* the file is opened with ``O_NOFOLLOW`` and must still be the registered regular file (same
+  device, inode, size and mtime, no symlink anywhere on its path): a file replaced by a symlink is refused;
+* no CORS header is sent (the request is same-origin), and a request the browser aborts
+  (normal while seeking) ends quietly.
+
+Nothing here imports streamlit (``serve.py`` imports this module before Streamlit's runtime
+exists, so it must not import :mod:`ui.timeline`, whose component registers itself with the
+runtime when first imported by a page); :func:`media_routes` imports Starlette lazily.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+import secrets
+import stat
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MediaRegistry",
+    "MediaRefused",
+    "OpenMedia",
+    "REGISTRY",
+    "ROUTE_PREFIX",
+    "media_routes",
+    "parse_range",
+]
+
+ROUTE_PREFIX = "/otstudio/video"
+_CHUNK = 64 * 1024
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_EXTRA_TYPES = {
+    ".mkv": "video/x-matroska",
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".ogv": "video/ogg",
+}
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Parse a single-range ``Range: bytes=a-b`` header into an inclusive ``(first, last)``.
+
+    Returns ``None`` when there is no header (whole file). Raises :class:`ValueError`
+    for a malformed or unsatisfiable range (the server answers 416).
+    Suffix ranges ``bytes=-n`` (the last ``n`` bytes) are supported.
+    """
+    if not header:
+        return None
+    m = _RANGE_RE.match(header.strip())
+    if not m or (m.group(1) == "" and m.group(2) == ""):
+        raise ValueError(f"unsupported range {header!r}")
+    if m.group(1) == "":
+        n = int(m.group(2))
+        if n == 0:
+            raise ValueError("empty suffix range")
+        return max(0, size - n), size - 1
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else size - 1
+    last = min(last, size - 1)
+    if first >= size or first > last:
+        raise ValueError(f"unsatisfiable range {header!r} for size {size}")
+    return first, last
+
+
+class MediaRefused(Exception):
+    """A request the media route does not serve (unknown or expired token, changed file)."""
+
+
+@dataclass(frozen=True)
+class OpenMedia:
+    """An opened registered file: its descriptor (the caller closes it), size and type."""
+
+    fd: int
+    size: int
+    content_type: str
+
+
+@dataclass
+class _Entry:
+    path: Path
+    session_id: str
+    identity: tuple[int, int, int, int]  # device, inode, size, mtime (ns)
+    expires: float
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _content_type(path: Path) -> str:
+    return (
+        _EXTRA_TYPES.get(path.suffix.lower())
+        or mimetypes.guess_type(path.name)[0]
+        or "application/octet-stream"
+    )
+
+
+class MediaRegistry:
+    """The files the media route may serve, each under a per-session, expiring token.
+
+    ``session_alive(session_id)`` (when given) is asked on every request: a token of a
+    session that is gone is refused and forgotten. ``clock`` is monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        ttl_s: float = 3600.0,
+        session_alive: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = float(ttl_s)
+        self.session_alive = session_alive
+        self._clock = clock
+        self._entries: dict[str, _Entry] = {}
+        self._by_key: dict[tuple[str, Path], str] = {}
+        self._lock = threading.Lock()
+        #: set by :func:`media_routes`: the route is part of the running server
+        self.mounted = False
+
+    def register(self, path: str | os.PathLike[str], session_id: str) -> str:
+        """Allow ``session_id`` to stream ``path``; return the URL path below the app's root,
+        ``/otstudio/video/<token>/<filename>``. The token stays the same while it is valid
+        (each call renews it), so the browser keeps its buffered video across reruns.
+        Raises :class:`FileNotFoundError` for anything but an existing regular file."""
+        p = Path(path).resolve()  # the real file: later requests never follow a link
+        st = os.stat(p, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileNotFoundError(f"not a regular file: {p}")
+        now = self._clock()
+        with self._lock:
+            self._drop_expired(now)
+            key = (session_id, p)
+            token = self._by_key.get(key)
+            if token is None:
+                token = secrets.token_urlsafe(24)
+                self._by_key[key] = token
+            self._entries[token] = _Entry(p, session_id, _identity(st), now + self.ttl_s)
+        return f"{ROUTE_PREFIX}/{token}/{p.name}"
+
+    def revoke_session(self, session_id: str) -> int:
+        """Forget every token of a session; returns how many there were."""
+        with self._lock:
+            gone = [t for t, e in self._entries.items() if e.session_id == session_id]
+            for t in gone:
+                self._forget(t)
+        return len(gone)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _forget(self, token: str) -> None:
+        e = self._entries.pop(token, None)
+        if e is not None:
+            self._by_key.pop((e.session_id, e.path), None)
+
+    def _drop_expired(self, now: float) -> None:
+        for t in [t for t, e in self._entries.items() if e.expires <= now]:
+            self._forget(t)
+
+    def open(self, token: str) -> OpenMedia:
+        """Open the file behind a valid token (renewing it), or raise :class:`MediaRefused`."""
+        now = self._clock()
+        with self._lock:
+            e = self._entries.get(token)
+            if e is None or e.expires <= now:
+                self._forget(token)
+                raise MediaRefused("unknown or expired video token")
+            entry = e
+        if self.session_alive is not None and not self.session_alive(entry.session_id):
+            with self._lock:
+                self._forget(token)
+            raise MediaRefused("the session of this video token has ended")
+        if os.path.realpath(entry.path) != str(entry.path):
+            raise MediaRefused("the registered video's path now goes through a symlink")
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:  # gone, or a symlink now (ELOOP)
+            raise MediaRefused(f"the registered video cannot be opened: {exc.strerror}") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or _identity(st) != entry.identity:
+            os.close(fd)
+            raise MediaRefused("the registered video was replaced")
+        with self._lock:
+            if token in self._entries:
+                self._entries[token].expires = now + self.ttl_s
+        return OpenMedia(fd, int(st.st_size), _content_type(entry.path))
+
+
+def _default_ttl() -> float:
+    from otcore.settings import SettingsError, load_settings
+
+    try:
+        return max(1.0, load_settings().media_token_ttl_s)
+    except SettingsError:
+        return 3600.0
+
+
+#: The process-wide registry used by the app and its route.
+REGISTRY = MediaRegistry(ttl_s=_default_ttl())
+
+
+async def _read_chunks(fd: int, first: int, length: int) -> AsyncIterator[bytes]:
+    from anyio import to_thread
+
+    pos, end = first, first + length
+    while pos < end:
+        chunk = await to_thread.run_sync(os.pread, fd, min(_CHUNK, end - pos), pos)
+        if not chunk:
+            break
+        pos += len(chunk)
+        yield chunk
+
+
+def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> list[Any]:
+    """The Starlette route serving ``registry`` at ``<base_url>/otstudio/video/<token>/<name>``
+    (``GET`` and ``HEAD``). Marks the registry as mounted."""
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+    from starlette.types import Receive, Scope, Send
+
+    class _RangeResponse(Response):
+        """Streams ``[first, first+length)`` of ``fd`` and closes it; a client that goes away
+        mid-body ends the response silently."""
+
+        def __init__(self, fd: int, first: int, length: int, status: int, headers: dict[str, str]) -> None:
+            super().__init__(status_code=status, headers=headers)
+            self.fd, self.first, self.length = fd, first, length
+            self.headers["content-length"] = str(length)
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
+                if scope["method"] != "HEAD":
+                    async for chunk in _read_chunks(self.fd, self.first, self.length):
+                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:  # the browser cancelled (seeking, closing the tab): nothing to report
+                return
+            finally:
+                os.close(self.fd)
+
+    base_headers = {
+        "cache-control": "private, max-age=600",
+        "x-content-type-options": "nosniff",
+        "cross-origin-resource-policy": "same-origin",
+    }
+
+    async def video(request: Request) -> Response:
+        try:
+            media = registry.open(request.path_params["token"])
+        except MediaRefused as exc:
+            return Response(str(exc), status_code=404, media_type="text/plain", headers=base_headers)
+        try:
+            rng = parse_range(request.headers.get("range"), media.size)
+        except ValueError:
+            os.close(media.fd)
+            return Response(
+                b"", status_code=416, headers={**base_headers, "content-range": f"bytes */{media.size}"}
+            )
+        first, last = rng if rng is not None else (0, media.size - 1)
+        headers = {**base_headers, "accept-ranges": "bytes", "content-type": media.content_type}
+        if rng is not None:
+            headers["content-range"] = f"bytes {first}-{last}/{media.size}"
+        return _RangeResponse(
+            media.fd, first, max(0, last - first + 1), 206 if rng is not None else 200, headers
+        )
+
+    base = "/" + base_url.strip("/") if base_url.strip("/") else ""
+    registry.mounted = True
+    return [Route(f"{base}{ROUTE_PREFIX}/{{token}}/{{name}}", video, methods=["GET", "HEAD"])]
