@@ -2,7 +2,7 @@
 
 Same protocol as ASOT in :mod:`otcore.bench.segment`: per activity, VASOT is fit on all of that
 activity's videos (its alignment pairs are drawn within the activity) with ASOT's Breakfast settings,
-the per-activity K and the band radius :data:`otcore.methods.asot.BREAKFAST_RADIUS` (used by both the
+the per-activity K and the band radius rule of :data:`otcore.methods.asot.RADIUS_RULE` (used by both the
 segmentation and the alignment OT), and the per-frame cluster ids are scored like ASOT's.
 """
 

@@ -39,7 +39,7 @@ import torch
 
 from otcore.methods._unsup import OTSettings, sample_sorted, standardise
 from otcore.methods.align import AlignSettings
-from otcore.methods.asot import ASOT, BREAKFAST_RADIUS, ASOTConfig
+from otcore.methods.asot import ASOT, ASOTConfig
 from otcore.types import Prediction
 
 __all__ = ["VASOTConfig", "VASOT", "vasot_breakfast_config", "alignment_plan", "find_phases"]
@@ -54,21 +54,23 @@ class VASOTConfig(ASOTConfig):
     w_seg: float = 1.0
     w_align: float = 1.0
     align_ot: AlignSettings = field(
-        default_factory=lambda: AlignSettings(eps=0.07, alpha=0.3, radius=0.04, zeta=0.0, rho=0.1)
+        default_factory=lambda: AlignSettings(eps=0.07, alpha=0.3, radius=None, zeta=0.0, rho=0.1)
     )
     align_tau: float = 0.1
 
 
 def vasot_breakfast_config(
-    n_clusters: int = 7, radius: float = BREAKFAST_RADIUS, **overrides: object
+    n_clusters: int = 7, radius: float | None = None, eval_tau_b: float | None = 0.01, **overrides: object
 ) -> VASOTConfig:
-    """VASOT with ASOT's Breakfast settings (α_train 0.4, α_eval 0.7, λ 0.1, ρ 0.2) and the same band
-    radius ``radius`` for the segmentation and the alignment OT."""
+    """VASOT with ASOT's Breakfast settings (α_train 0.4, α_eval 0.7, training λ 0.1, evaluation λ
+    0.01 as in ASOT's code, ρ 0.2) and the same band radius for the segmentation and the alignment
+    OT: ``radius``, or when ``None`` ASOT's rule r = 1/(2K) (:func:`otcore.ot.fgw.segment_radius`),
+    with the alignment's expected segment count set to K."""
     cfg = VASOTConfig(
         n_clusters=n_clusters,
         train_ot=OTSettings(eps=0.07, alpha=0.4, radius=radius, rho=0.2, tau_b=0.1),
-        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=radius, rho=0.2, tau_b=0.1),
-        align_ot=AlignSettings(eps=0.07, alpha=0.3, radius=radius, zeta=0.0, rho=0.1),
+        eval_ot=OTSettings(eps=0.04, alpha=0.7, radius=radius, rho=0.2, tau_b=eval_tau_b),
+        align_ot=AlignSettings(eps=0.07, alpha=0.3, radius=radius, zeta=0.0, rho=0.1, n_segments=n_clusters),
     )
     return replace(cfg, **overrides)  # type: ignore[arg-type]
 
@@ -84,7 +86,7 @@ def alignment_plan(fx: torch.Tensor, fy: torch.Tensor, settings: AlignSettings) 
             fy.detach(),
             eps=settings.eps,
             alpha=settings.alpha,
-            r=settings.radius,
+            r=settings.radius_for(settings.n_segments),
             zeta=settings.zeta,
             rho=settings.rho,
             max_iter=settings.max_iter,
