@@ -28,7 +28,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otcore.formats.base import check_label
 from otcore.formats.io import FORMATS, read, write
@@ -46,6 +46,9 @@ from otcore.formats.names import WrittenFiles
 from otcore.formats.safezip import ZipLimits, extract_zip
 from otcore.formats.text import check_encoding
 from otcore.types import Segment
+
+if TYPE_CHECKING:
+    from otcore.store import Store
 
 __all__ = [
     "import_main",
@@ -72,7 +75,7 @@ def placeholder_sha256(name: str) -> str:
     return hashlib.sha256(f"otstudio-absent-video:{name}".encode()).hexdigest()
 
 
-def _known(store: Any, project_id: int | None) -> tuple[dict[str, Any], dict[str, VideoMeta]]:
+def _known(store: Store, project_id: int | None) -> tuple[dict[str, Any], dict[str, VideoMeta]]:
     if project_id is None:
         return {}, {}
     videos = {v.filename: v for v in store.list_videos(project_id)}
@@ -96,14 +99,14 @@ def _rejection(report: ImportReport, path: Path, max_items: int = 10) -> str:
     return "\n".join(lines)
 
 
-def _existing_keys(store: Any, project_id: int) -> set[tuple[int, str, float, float]]:
+def _existing_keys(store: Store, project_id: int) -> set[tuple[int, str, float, float]]:
     return {
         (s.video_id, s.label, round(s.start, 6), round(s.end, 6)) for s in store.project_segments(project_id)
     }
 
 
 def import_into_store(
-    store: Any,
+    store: Store,
     path: str | Path,
     project: str,
     fmt: str = "auto",
@@ -232,7 +235,7 @@ def import_into_store(
 
 
 def export_from_store(
-    store: Any,
+    store: Store,
     project: str,
     out: str | Path,
     fmt: str,
