@@ -103,6 +103,26 @@ def score_activity(preds: list[np.ndarray], gts: list[np.ndarray]) -> dict[str, 
 
 def _print_settings(method: str, k: int, extra: dict[str, object]) -> None:
     """Print the OT settings in force and where each comes from."""
+    if method == "vasot":
+        from otcore.methods.vasot import vasot_breakfast_config
+
+        vcfg = vasot_breakfast_config(k)
+        al = vcfg.align_ot
+        for name, ot in (("train", vcfg.train_ot), ("eval", vcfg.eval_ot)):
+            print(
+                f"settings {name}: eps={ot.eps} alpha={ot.alpha} rho={ot.rho} lambda={ot.tau_b} "
+                f"radius={ot.radius_for(k):.4f}"
+            )
+        print(
+            f"settings align: eps={al.eps} alpha={al.alpha} rho={al.rho} radius={al.radius_for(al.n_segments):.4f}"
+            f" w_seg={vcfg.w_seg} w_align={vcfg.w_align}"
+        )
+        print(
+            "  chosen on: ASOT's Breakfast settings and radius rule, VAOT's alignment settings, the paper's "
+            "loss weights; nothing tuned on these videos"
+            + (f"; overridden: {', '.join(sorted(extra))}" if extra else "")
+        )
+        return
     if method not in ("asot", "clot"):
         print(
             "settings: none (deterministic baseline)"
