@@ -1,6 +1,6 @@
 # Two commands for a fresh machine (see README):
 #   make run   -> local virtual environment, then the app on an embedded SQLite store with a demo project
-#   make test  -> local virtual environment, test services, then the whole test suite
+#   make test  -> local virtual environment, mypy, test services, then the whole test suite
 PYTHON ?= python3.11
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -28,6 +28,7 @@ team: $(STAMP)
 	OTSTUDIO_TEAM=1 $(VENV)/bin/streamlit run serve.py --server.address=$(ADDRESS) --server.port=$(PORT)
 
 test: $(STAMP)
+	$(VENV)/bin/mypy otcore
 	bash scripts/test-services.sh
 	. ./.test-env 2>/dev/null; $(PY) -m pytest -q
 

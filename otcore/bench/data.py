@@ -14,6 +14,7 @@ Two layouts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def load_score_folder(folder: str | Path) -> list[ScoredVideo]:
     return out
 
 
-def labels_to_runs(labels: list | np.ndarray) -> list[tuple[object, int, int]]:
+def labels_to_runs(labels: Sequence[object] | np.ndarray) -> list[tuple[object, int, int]]:
     """Maximal runs of equal labels as ``(label, start, end)`` with ``end`` exclusive."""
     runs: list[tuple[object, int, int]] = []
     start = 0

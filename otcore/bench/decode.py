@@ -222,7 +222,7 @@ def main(argv: list[str]) -> int:
         preds = decode_videos(vids, args.method, settings)
         sc = score_videos(preds, vids)
         splits = sorted({v.split for v in vids})
-        per_split = {m: [] for m in METRICS}
+        per_split: dict[str, list[float]] = {m: [] for m in METRICS}
         for s in splits:
             idx = [i for i, v in enumerate(vids) if v.split == s]
             ss = score_videos([preds[i] for i in idx], [vids[i] for i in idx])

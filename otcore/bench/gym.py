@@ -45,6 +45,7 @@ from collections import defaultdict
 from collections.abc import Sequence as SequenceABC
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -66,6 +67,8 @@ __all__ = [
 
 #: Frame rate of generated sequences: one feature row per second (see module docstring).
 SEQUENCE_FPS = 1.0
+
+_T = TypeVar("_T")
 
 _NAME = re.compile(r"^(?P<label>.+)_(?P<n>\d+)$")
 
@@ -116,7 +119,7 @@ class FewShotProtocol:
     other_classes: list[str]
     train: list[Sequence]
     test: list[Sequence]
-    meta: dict = field(default_factory=dict)
+    meta: dict[str, float] = field(default_factory=dict)
 
     def support(self) -> list[tuple[str, Segment]]:
         """The marked segments as ``(sequence name, segment)`` pairs (K per target class)."""
@@ -228,7 +231,7 @@ def build_sequence(
     return Sequence(name=name, features=np.concatenate(feats, axis=0), segments=segments, clips=spans)
 
 
-def _chunks(items: list, n: int) -> list[list]:
+def _chunks(items: list[_T], n: int) -> list[list[_T]]:
     n = max(1, min(n, len(items)))
     return [items[i::n] for i in range(n)]
 

@@ -19,6 +19,7 @@ import argparse
 import json
 import time
 from dataclasses import replace
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -36,6 +37,29 @@ def _remap(pred: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     out = np.full(pred.shape, -1, dtype=np.int64)
     for k, c in mapping.items():
         out[pred == k] = c
+    return out
+
+
+class _OTOverrides(TypedDict, total=False):
+    """The ``--set`` values that go to the OT settings of the Breakfast configs, not to a field."""
+
+    radius: float | None
+    eval_tau_b: float | None
+
+
+def _number_or_none(key: str, value: object) -> float | None:
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"{key} must be a number or null, got {value!r}")
+
+
+def _ot_overrides(extra: dict[str, object]) -> _OTOverrides:
+    """Take ``radius`` and ``eval_tau_b`` out of ``extra`` (checked to be numbers or ``None``)."""
+    out: _OTOverrides = {}
+    if "radius" in extra:
+        out["radius"] = _number_or_none("radius", extra.pop("radius"))
+    if "eval_tau_b" in extra:
+        out["eval_tau_b"] = _number_or_none("eval_tau_b", extra.pop("eval_tau_b"))
     return out
 
 
@@ -71,14 +95,21 @@ def run_method(
         from otcore.methods.asot import ASOT, breakfast_config
         from otcore.methods.clot import CLOT, clot_breakfast_config
 
-        model_cls, make_config = (
-            (ASOT, breakfast_config) if method == "asot" else (CLOT, clot_breakfast_config)
-        )
-        cfg = make_config(k, seed=seed, **extra)
-        if epochs is not None:
-            cfg = replace(cfg, epochs=epochs)
-        model = model_cls(feats[0].shape[1], cfg).fit(feats)
-        return [model.predict(f).clusters.numpy() for f in feats]
+        ot = _ot_overrides(extra)
+        model: ASOT
+        if method == "asot":
+            cfg = breakfast_config(k, seed=seed, **ot, **extra)
+            model = ASOT(feats[0].shape[1], cfg if epochs is None else replace(cfg, epochs=epochs))
+        else:
+            ccfg = clot_breakfast_config(k, seed=seed, **ot, **extra)
+            model = CLOT(feats[0].shape[1], ccfg if epochs is None else replace(ccfg, epochs=epochs))
+        model.fit(feats)
+        out = []
+        for f in feats:
+            clusters = model.predict(f).clusters
+            assert clusters is not None  # ASOT and CLOT predictions always carry their cluster ids
+            out.append(clusters.numpy())
+        return out
     raise ValueError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
 
 
@@ -132,7 +163,7 @@ def _print_settings(method: str, k: int, extra: dict[str, object]) -> None:
         return
     from otcore.methods.asot import RADIUS_RULE, breakfast_config
 
-    cfg = breakfast_config(k, **{key: v for key, v in extra.items() if key in ("radius", "eval_tau_b")})
+    cfg = breakfast_config(k, **_ot_overrides(dict(extra)))
     for name, ot in (("train", cfg.train_ot), ("eval", cfg.eval_ot)):
         print(
             f"settings {name}: eps={ot.eps} alpha={ot.alpha} rho={ot.rho} lambda={ot.tau_b} "
@@ -180,6 +211,7 @@ def main(argv: list[str]) -> int:
     seeds = parse_seeds(args.seeds)
     try:
         extra = parse_overrides(args.set)
+        _ot_overrides(dict(extra))
     except ValueError as exc:
         print(f"eval segment: {exc}")
         return 2
@@ -203,7 +235,9 @@ def main(argv: list[str]) -> int:
         header = f"{'seed':>6} {'level':>9} " + " ".join(f"{m:>7}" for m in metrics) + f" {'time s':>7}"
         _print_settings(args.method, k, extra)
         print(header)
-        per = {lvl: {m: [] for m in metrics} for lvl in ("activity", "video")}
+        per: dict[str, dict[str, list[float]]] = {
+            lvl: {m: [] for m in metrics} for lvl in ("activity", "video")
+        }
         for seed in seeds:
             t0 = time.perf_counter()
             preds = run_method(args.method, videos, k, seed, args.epochs, extra)
@@ -221,7 +255,7 @@ def main(argv: list[str]) -> int:
             print(f"{lvl:>16} " + "  ".join(f"{m}={_fmt(per[lvl][m])}" for m in metrics))
     # pooled over activities (one activity here → its numbers)
     allv = {
-        m: [np.mean([results[a]["activity"][m][i] for a in results]) for i in range(len(seeds))]
+        m: [float(np.mean([results[a]["activity"][m][i] for a in results])) for i in range(len(seeds))]
         for m in metrics
     }
     if args.json:

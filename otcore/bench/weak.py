@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from otcore.bench.gym import Sequence, build_sequence, load_clips, split_classes, split_clips
+from otcore.bench.gym import Clip, Sequence, build_sequence, load_clips, split_classes, split_clips
 from otcore.bench.seeds import parse_overrides, parse_seeds
 from otcore.methods.case import CASE, CASEConfig, foreground_segments
 from otcore.metrics import THUMOS_TIOUS, detection_map
@@ -64,7 +64,7 @@ def make_weak_protocol(
         counts[c.label] = counts.get(c.label, 0) + 1
     targets, _ = split_classes(counts, n_targets, rng, min_clips=8)
 
-    def make(pool, n: int, prefix: str) -> list[Sequence]:
+    def make(pool: list[Clip], n: int, prefix: str) -> list[Sequence]:
         acts = {t: [c for c in pool if c.label == t] for t in targets}
         bg = [c for c in pool if c.label not in targets]
         out = []

@@ -33,7 +33,7 @@ class indices carry no order) on any frame×class score matrix to remove over-se
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -185,7 +185,9 @@ class ASOT(nn.Module):
             self.actions.copy_(nn.functional.normalize(c, dim=-1))
 
     def fit(
-        self, videos: list[torch.Tensor | np.ndarray], progress: Callable[[float, str], None] | None = None
+        self,
+        videos: Sequence[torch.Tensor | np.ndarray],
+        progress: Callable[[float, str], None] | None = None,
     ) -> ASOT:
         """Train on unlabelled videos (each ``[T_v, D]``); one step per video per epoch."""
         cfg = self.config

@@ -71,7 +71,7 @@ def load_text_tower(
     clip_model = tokenizer = None
     if has_weights:
         try:
-            from otcore.video.encoders import load_clip  # type: ignore[attr-defined]
+            from otcore.video.encoders import load_clip
 
             enc = load_clip(model=model, pretrained=pretrained, weights_file=weights_file, device=device)
             clip_model, tokenizer = enc.model, enc.tokenizer
@@ -101,6 +101,12 @@ class TextEncoder(nn.Module):
     CLIP's convention) and project. Parameters are frozen; gradients flow to ``embeddings``.
     """
 
+    transformer: nn.Module
+    positional_embedding: torch.Tensor
+    ln_final: nn.Module
+    text_projection: torch.Tensor | nn.Linear | None
+    attn_mask: torch.Tensor | None
+
     def __init__(self, clip_model: Any) -> None:
         super().__init__()
         self.transformer = clip_model.transformer
@@ -115,7 +121,7 @@ class TextEncoder(nn.Module):
         """Text features ``[B, E]`` of prompt embeddings ``[B, L, W]`` (``tokens`` ``[B, L]`` ids)."""
         eot = tokens.argmax(dim=-1)
         length = int(eot.max().item()) + 1  # causal mask: later tokens cannot change the EOT output
-        x = embeddings[:, :length] + self.positional_embedding[:length].to(embeddings.dtype)
+        x: torch.Tensor = embeddings[:, :length] + self.positional_embedding[:length].to(embeddings.dtype)
         mask = self.attn_mask[:length, :length] if self.attn_mask is not None else None
         x = self.transformer(x, attn_mask=mask)
         x = self.ln_final(x)
@@ -132,6 +138,10 @@ class PromptLearner(nn.Module):
     ``forward() -> (embeddings [C*N, L, W], tokens [C*N, L])`` in class-major order
     (row ``c*N + n`` is prompt ``n`` of class ``c``).
     """
+
+    tokens: torch.Tensor
+    prefix: torch.Tensor
+    suffix: torch.Tensor
 
     def __init__(
         self,

@@ -138,7 +138,7 @@ class VASOT(ASOT):
 
     def fit(
         self,
-        videos: list[torch.Tensor | np.ndarray],
+        videos: Sequence[torch.Tensor | np.ndarray],
         progress: Callable[[float, str], None] | None = None,
     ) -> VASOT:
         """Train on unlabelled videos (each ``[T_v, D]``): per epoch one step per video, its partner a

@@ -31,7 +31,7 @@ HungarianMode = bool | Literal["activity", "video"]
 
 def _to_numpy(x: object) -> object:
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch
-        return x.detach().cpu().numpy()  # type: ignore[union-attr]
+        return x.detach().cpu().numpy()
     if isinstance(x, (list, tuple)):
         return [_to_numpy(v) for v in x]
     return x

@@ -267,8 +267,9 @@ def _pyav_frame_times(p: Path) -> np.ndarray:
                 pts.append(int(pkt.pts))
     if not pts:
         return np.zeros(0, dtype=np.float64)
+    assert tb is not None  # a demuxed stream with packets always has a time base
     arr = np.sort(np.asarray(pts, dtype=np.int64))
-    return ((arr - arr[0]) * float(tb)).astype(np.float64)
+    return ((arr - int(arr[0])) * float(tb)).astype(np.float64)
 
 
 def _pyav_probe(p: Path) -> VideoProbe:
@@ -355,6 +356,7 @@ def _pyav_shown(p: Path, times: np.ndarray, out_w: int, out_h: int) -> Iterator[
         for frame in c.decode(s):
             if frame.pts is None:
                 continue
+            assert frame.time_base is not None  # PyAV gives decoded frames their packet's time base
             tf = float(frame.pts * frame.time_base)
             if t0 is None:
                 t0 = tf
@@ -396,8 +398,8 @@ def _decord_times(vr: Any) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.float64)
     ts = np.asarray(vr.get_frame_timestamp(np.arange(n)), dtype=np.float64)
-    starts = ts[:, 0]
-    return starts - starts[0]
+    starts: np.ndarray = ts[:, 0] - ts[0, 0]
+    return starts
 
 
 def _decord_probe(p: Path) -> VideoProbe:

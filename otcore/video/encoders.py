@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -98,6 +98,14 @@ def _release_freed_memory() -> None:
         pass
 
 
+class _ClipModel(Protocol):
+    """The methods of an open_clip ``CLIP`` model the encoder calls (open_clip has no type hints)."""
+
+    def encode_image(self, image: torch.Tensor) -> torch.Tensor: ...
+
+    def encode_text(self, text: torch.Tensor) -> torch.Tensor: ...
+
+
 class ClipEncoder:
     """A loaded CLIP model with batched tensor preprocessing.
 
@@ -139,6 +147,10 @@ class ClipEncoder:
         if self.image_only:
             _drop_text_tower(self.model)
 
+    @property
+    def _clip(self) -> _ClipModel:
+        return cast(_ClipModel, self.model)
+
     def _infer_embed_dim(self) -> int:
         proj = getattr(self.model, "text_projection", None)
         if isinstance(proj, torch.Tensor):
@@ -148,7 +160,7 @@ class ClipEncoder:
             return int(vis)
         with torch.inference_mode():
             x = torch.zeros(1, 3, *self.image_size, device=self.device)
-            return int(self.model.encode_image(x).shape[-1])
+            return int(self._clip.encode_image(x).shape[-1])
 
     @property
     def short_side(self) -> int:
@@ -209,7 +221,7 @@ class ClipEncoder:
         with torch.inference_mode():
             if pixels.dtype == torch.uint8:
                 pixels = self.normalize(pixels)
-            out = self.model.encode_image(pixels.to(self.device))
+            out = self._clip.encode_image(pixels.to(self.device))
             out = out.float()
             return F.normalize(out, dim=-1) if normalize else out
 
@@ -229,7 +241,7 @@ class ClipEncoder:
             texts = [texts]
         with torch.inference_mode():
             tokens = self.tokenizer(list(texts)).to(self.device)
-            out = self.model.encode_text(tokens).float()
+            out = self._clip.encode_text(tokens).float()
             return F.normalize(out, dim=-1) if normalize else out
 
     def __repr__(self) -> str:
@@ -286,7 +298,7 @@ def load_clip(
         model_id = f"{config_name}/random"
     if quantize == "int8":
         if dev.type == "cpu":
-            torch.ao.quantization.quantize_dynamic(
+            torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]  # unannotated in torch
                 net.visual, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
             )
             model_id += "+int8"
@@ -294,7 +306,9 @@ def load_clip(
             log.warning(
                 "int8 quantization runs on the CPU only; %s keeps full precision on %s", model_id, dev
             )
-    preprocess_cfg = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+    preprocess_cfg: dict[str, Any] = {
+        k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg
+    }
     tokenizer = open_clip.get_tokenizer(config_name)
     log.info("loaded %s from %s", model_id, resolved.source if resolved else "random init")
     return ClipEncoder(

@@ -171,15 +171,15 @@ def ingest_file(
     ``EmptyFile``, ``NotAVideo``, ``CorruptVideo``, ``NoFrames``, ``UnsafeName``); on any
     error the temp file is removed and stored files are untouched.
     """
-    is_path = isinstance(src, (str, os.PathLike))
+    path = Path(src) if isinstance(src, (str, os.PathLike)) else None
     if filename is None:
-        if not is_path:
+        if path is None:
             filename = getattr(src, "name", None)
         else:
-            filename = Path(src).name
+            filename = path.name
     display = sanitize_filename(filename)
-    if is_path:
-        sp = Path(src)
+    if path is not None:
+        sp = path
         if not sp.is_file():
             raise VideoError(f"{display}: no such file ({sp})")
         size = sp.stat().st_size
@@ -194,7 +194,7 @@ def ingest_file(
     h = hashlib.sha256()
     written = 0
     try:
-        fh_src = open(src, "rb") if is_path else src  # noqa: SIM115 - closed below
+        fh_src: BinaryIO = open(src, "rb") if isinstance(src, (str, os.PathLike)) else src  # noqa: SIM115 - closed below
         try:
             with open(tmp, "xb") as out:
                 for data in _chunks(fh_src, chunk_size):
@@ -206,7 +206,7 @@ def ingest_file(
                 out.flush()
                 os.fsync(out.fileno())
         finally:
-            if is_path:
+            if path is not None:
                 fh_src.close()
         if written == 0:
             raise EmptyFile(f"{display} is empty (0 bytes); the upload may have failed — try again")

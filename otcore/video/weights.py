@@ -35,7 +35,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -301,7 +301,8 @@ def _load_weights_into(model: torch.nn.Module, path: Path) -> None:
 
     if _is_torchscript(path):
         try:
-            sd = torch.jit.load(str(path), map_location="cpu").state_dict()
+            # torch.jit.load has no annotations
+            sd = torch.jit.load(str(path), map_location="cpu").state_dict()  # type: ignore[no-untyped-call]
             for key in ("input_resolution", "context_length", "vocab_size"):
                 sd.pop(key, None)
             model.load_state_dict(convert_state_dict(model, sd), strict=True)
@@ -332,15 +333,18 @@ def build_with_weights(config_name: str, force_quick_gelu: bool, path: Path | No
 
     if path is not None and not _is_torchscript(path):
         try:
-            return open_clip.create_model(
-                config_name, pretrained=str(path), force_quick_gelu=force_quick_gelu, device="cpu"
+            return cast(  # open_clip is untyped
+                torch.nn.Module,
+                open_clip.create_model(
+                    config_name, pretrained=str(path), force_quick_gelu=force_quick_gelu, device="cpu"
+                ),
             )
         except Exception as e:
             raise WeightsNotFound(
                 f"weights file {path} does not match the model architecture or cannot be read "
                 f"(is it for another model?): {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
             ) from e
-    net = open_clip.create_model(
+    net: torch.nn.Module = open_clip.create_model(
         config_name, pretrained=None, force_quick_gelu=force_quick_gelu, device="cpu"
     )
     if path is not None:
