@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from video_testutil import REAL_VIDEOS, write_video
 
+from otcore.video import backends as B
 from otcore.video import decode as D
 from otcore.video.errors import CorruptVideo, EmptyFile, NoFrames, NotAVideo, VideoError
 
@@ -78,7 +79,7 @@ def test_auto_falls_back_to_pyav_when_decord_fails(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("simulated decord failure")
 
-    monkeypatch.setattr(D, "_decord_open", broken)
+    monkeypatch.setattr(B, "decord_open", broken)
     info = D.probe(small_video, backend="auto")
     assert info.backend == "pyav"
     assert D.frame_times(small_video, backend="auto").size == info.n_frames
@@ -89,7 +90,7 @@ def test_auto_falls_back_to_pyav_when_decord_fails(
 
 
 def test_auto_falls_back_mid_stream(small_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_open = D._decord_open
+    real_open = B.decord_open
 
     class FlakyReader:
         def __init__(self, vr: object) -> None:
@@ -110,7 +111,7 @@ def test_auto_falls_back_mid_stream(small_video: Path, monkeypatch: pytest.Monke
                 raise RuntimeError("simulated decode error")
             return self.vr.get_batch(idx)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(D, "_decord_open", lambda *a, **k: FlakyReader(real_open(*a, **k)))
+    monkeypatch.setattr(B, "decord_open", lambda *a, **k: FlakyReader(real_open(*a, **k)))
     info = D.probe(small_video, backend="auto")
     assert info.backend == "decord"
     ref = np.concatenate(
