@@ -167,19 +167,7 @@ def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> 
     (:meth:`~otcore.store.jobrows.JobRows.claim_oldest`). Returns the claimed job or None.
     """
     by = ClaimedBy(worker_id=worker_id, pid=os.getpid(), host=hostname())
-    for _ in range(5):
-        if not store.jobs.queued_ids(kinds, limit=1):
-            return None
-        job_id = store.jobs.claim_oldest(by, kinds)
-        if job_id is None:
-            continue
-        job = get_job(store, job_id, reap=False)
-        if job.attempts > 1:
-            message = f"started (attempt {job.attempts} of {job.max_attempts})"
-            store.jobs.update_running(job_id, worker_id, message=message)
-            job = get_job(store, job_id, reap=False)
-        return job
-    return None
+    return store.jobs.claim_oldest(by, kinds)
 
 
 def requeue(store: Store, job_id: int, worker_id: str, reason: str) -> bool:

@@ -72,6 +72,8 @@ STARTING_FILE = "worker.starting"
 #: Seconds during which a just-started worker counts as alive before it holds the lock
 #: (starting the interpreter and importing the engine takes a few seconds).
 STARTING_GRACE_S = 60.0
+#: Seconds between a worker's looks for running jobs whose worker stopped.
+REAP_EVERY_S = 1.0
 
 log = logging.getLogger("otcore.jobs.worker")
 
@@ -257,10 +259,13 @@ def run_worker(
             return 0
         store = store or Store.from_settings(settings)
         log.info("worker %s started on %s", worker_id, store)
+        last_reap = -float("inf")
         try:
             while not stop_event.is_set():
                 try:
-                    queue.reap_stale(store)
+                    if time.monotonic() - last_reap >= REAP_EVERY_S:  # one read of running jobs
+                        last_reap = time.monotonic()
+                        queue.reap_stale(store)
                     job = queue.claim_next(store, worker_id, kinds=kinds)
                 except Exception:  # noqa: BLE001 - e.g. database briefly locked: retry later
                     log.exception("could not claim a job")

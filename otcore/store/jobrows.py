@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, case, cast, literal, select, update
 
 from otcore.store.models import Job, Project, utcnow
 from otcore.store.records import JobInfo, NotFoundError
@@ -165,7 +165,17 @@ class JobRows:
             "started_at": now,
             "heartbeat_at": now,
             "progress": 0.0,
-            "message": "started",
+            "message": case(
+                (
+                    Job.attempts > 0,
+                    literal("started (attempt ")
+                    + cast(Job.attempts + 1, String)
+                    + literal(" of ")
+                    + cast(Job.max_attempts, String)
+                    + literal(")"),
+                ),
+                else_=literal("started"),
+            ),
             "attempts": Job.attempts + 1,
         }
 
@@ -181,8 +191,9 @@ class JobRows:
             )
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
-    def claim_oldest(self, by: ClaimedBy, kinds: Sequence[str] | None = None) -> int | None:
-        """Claim the oldest queued job (of ``kinds`` if given) in one transaction; its id or None.
+    def claim_oldest(self, by: ClaimedBy, kinds: Sequence[str] | None = None) -> JobInfo | None:
+        """Claim the oldest queued job (of ``kinds`` if given) in one transaction; the claimed job
+        (message ``started (attempt n of m)`` from the second attempt on) or None.
 
         ``SELECT id ... ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`` then the conditional claim
         ``UPDATE``: on PostgreSQL a row another worker is claiming is skipped, not waited for, so
@@ -202,7 +213,12 @@ class JobRows:
                 .values(**self._claim_values(by))
                 .execution_options(synchronize_session=False)
             )
-            return int(job_id) if res.rowcount == 1 else None  # type: ignore[attr-defined]
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = s.scalars(
+                select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+            ).one()
+            return job_info(row)
 
     def update_running(self, job_id: int, worker_id: str | None, **values: Any) -> bool:
         """Write ``values`` on a job still running (for ``worker_id`` if given); whether it was."""
