@@ -65,6 +65,7 @@ def test_saved_file_is_tensors_and_json(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_planted_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     # 1. the zip archive torch.save writes, with a code-running object beside real-looking fields
