@@ -11,12 +11,16 @@ import importlib
 import sys
 from collections.abc import Callable
 
-__all__ = ["main", "add_main", "COMMANDS", "EVAL_COMMANDS"]
+__all__ = ["main", "add_main", "extract_main", "COMMANDS", "EVAL_COMMANDS"]
 
 # command -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("otcore.cli:add_main", "add videos to a project: otstudio add VIDEO... --project NAME"),
-    "extract": ("otcore.video.cli:main", "extract features of a video file: otstudio extract VIDEO --fps 2"),
+    "extract": (
+        "otcore.cli:extract_main",
+        "extract features: otstudio extract VIDEO --fps 2, or a project's videos: "
+        "otstudio extract --project NAME [--engine ray [--address ADDR]]",
+    ),
     "worker": ("otcore.jobs.worker:main", "run the background job worker"),
     "import": ("otcore.service.transfer:import_main", "import annotations into a project"),
     "export": ("otcore.service.transfer:export_main", "export a project's annotations"),
@@ -123,6 +127,18 @@ def add_main(argv: list[str]) -> int:
 def eval_main(argv: list[str]) -> int:
     """``otstudio eval <what> ...``: dispatch to the evaluation named first."""
     return _dispatch(EVAL_COMMANDS, "otstudio eval", argv)
+
+
+def extract_main(argv: list[str]) -> int:
+    """``otstudio extract``: one video file (:mod:`otcore.video.cli`), or with ``--project`` every
+    video of a project through the worker's extract job (:mod:`otcore.jobs.ray_extract`)."""
+    if any(a == "--project" or a.startswith("--project=") for a in argv):
+        from otcore.jobs.ray_extract import main as bulk_main
+
+        return bulk_main(argv)
+    from otcore.video.cli import main as video_main
+
+    return video_main(argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,16 +3,22 @@
 Life cycle: ``queued`` → ``running`` → ``done`` | ``failed`` | ``cancelled``.
 
 * :func:`submit` writes a queued row; :func:`claim_next` moves the oldest queued row to
-  running for one worker with a conditional ``UPDATE ... WHERE status = 'queued'`` whose
-  row count tells whether this worker won the race (portable: SQLite and PostgreSQL).
+  running for one worker in one transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL:
+  workers on any number of machines skip the rows others are claiming) then a conditional
+  ``UPDATE ... WHERE status = 'queued'`` that also counts the attempt (``attempts + 1``).
 * The worker writes ``progress``, ``message`` and ``heartbeat_at`` while it runs
   (:class:`otcore.jobs.context.JobContext`), then :func:`finish`, :func:`fail` or
   :func:`mark_cancelled`. Those only change a row still ``running`` for that worker.
-* :func:`reap_stale` marks running jobs failed whose heartbeat is older than the timeout,
-  or whose worker process is gone on this host (pid no longer alive), with the message
-  ``"worker stopped while running: ..."``; inputs and annotations are untouched.
+* :func:`reap_stale` finds running jobs whose heartbeat is older than the timeout, or whose
+  worker process is gone on this host (pid no longer alive). While ``attempts < max_attempts``
+  (default :data:`DEFAULT_MAX_ATTEMPTS`) such a job is queued again for any worker, with the
+  message ``"worker stopped while running: ...; queued again (attempt n of m failed)"``;
+  otherwise it is marked failed with ``"worker stopped while running: ..."``. Requeueing clears
+  the worker columns, and every write of a running job names its worker, so the dead (or merely
+  silent) worker can never finish it after another took it: no job is completed twice.
   :func:`get_job` and :func:`list_jobs` reap first, so a page finds such a job failed on
-  its next look. The kind's clean-up hook (``registry.ABANDON_HOOKS``), if any, runs then.
+  its next look. The kind's clean-up hook (``registry.ABANDON_HOOKS``), if any, runs when it
+  is finally marked failed (a requeued job's next run redoes its work from the start).
 """
 
 from __future__ import annotations
@@ -48,8 +54,13 @@ __all__ = [
     "pid_alive",
     "hostname",
     "stale_timeout",
+    "requeue",
     "DEFAULT_STALE_SECONDS",
+    "DEFAULT_MAX_ATTEMPTS",
 ]
+
+#: How many times a job is claimed at most (a job whose worker died is retried until then).
+DEFAULT_MAX_ATTEMPTS = 3
 
 log = logging.getLogger("otcore.jobs.queue")
 
@@ -93,12 +104,18 @@ def _json_safe(value: Any, what: str) -> Any:
 
 
 def submit(
-    store: Store, kind: str, params: dict[str, Any] | None = None, project_id: int | None = None
+    store: Store,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    project_id: int | None = None,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> int:
     """Queue a job of ``kind`` with JSON-able ``params`` (a request's JSON form); returns its id.
+    It is claimed at most ``max_attempts`` times (a job whose worker died is retried).
     Pages and the CLI go through :func:`submit_request` (via ``otcore.service``) instead."""
     params = _json_safe(dict(params or {}), "job params")
-    return store.jobs.insert(kind, params, project_id)
+    return store.jobs.insert(kind, params, project_id, max_attempts=max_attempts)
 
 
 def submit_request(store: Store, request: JobRequest, project_id: int | None = None) -> int:
@@ -145,19 +162,23 @@ def is_cancel_requested(store: Store, job_id: int) -> bool:
 def claim_next(store: Store, worker_id: str, kinds: list[str] | None = None) -> JobInfo | None:
     """Atomically claim the oldest queued job (of ``kinds`` if given) for ``worker_id``.
 
-    Candidates are read, then each is claimed with ``UPDATE job SET status='running' ...
-    WHERE id = :id AND status = 'queued'``; a row count of 1 means this worker won it, 0 that
-    another worker was faster (try the next). Returns the claimed job or None.
+    One transaction: ``SELECT id ... FOR UPDATE SKIP LOCKED`` then ``UPDATE job SET
+    status='running', attempts=attempts+1 ... WHERE id = :id AND status = 'queued'``
+    (:meth:`~otcore.store.jobrows.JobRows.claim_oldest`). Returns the claimed job or None.
     """
     by = ClaimedBy(worker_id=worker_id, pid=os.getpid(), host=hostname())
-    for _ in range(5):
-        candidates = store.jobs.queued_ids(kinds, limit=10)
-        if not candidates:
-            return None
-        for job_id in candidates:
-            if store.jobs.claim(job_id, by):
-                return get_job(store, job_id, reap=False)
-    return None
+    return store.jobs.claim_oldest(by, kinds)
+
+
+def requeue(store: Store, job_id: int, worker_id: str, reason: str) -> bool:
+    """Give a running job back to the queue (its worker is shutting down) when attempts remain;
+    whether it was queued again (False: the caller marks it failed)."""
+    job = get_job(store, job_id, reap=False)
+    message = (
+        f"worker stopped while running: {reason}; queued again "
+        f"(attempt {job.attempts} of {job.max_attempts} did not finish)"
+    )
+    return store.jobs.requeue_by_worker(job_id, worker_id, message)
 
 
 def heartbeat(
@@ -218,8 +239,9 @@ def mark_cancelled(
 
 
 def reap_stale(store: Store, timeout: float | None = None, now: datetime | None = None) -> list[int]:
-    """Fail running jobs whose worker stopped: heartbeat older than ``timeout`` seconds
-    (default :func:`stale_timeout`), or worker pid gone on this host. Returns their ids."""
+    """Requeue (attempts left) or fail running jobs whose worker stopped: heartbeat older than
+    ``timeout`` seconds (default :func:`stale_timeout`), or worker pid gone on this host.
+    Returns the ids of the jobs marked failed."""
     timeout = stale_timeout() if timeout is None else float(timeout)
     now = now or utcnow()
     host = hostname()
@@ -237,8 +259,18 @@ def reap_stale(store: Store, timeout: float | None = None, now: datetime | None 
             reason = f"no heartbeat for more than {timeout:.0f}s (last {last})"
         if reason is None:
             continue
+        where = f"at {job.progress:.0%}: {job.message or '-'}"
+        if job.attempts < job.max_attempts and not job.cancel_requested:
+            msg = (
+                f"worker stopped while running: {reason} ({where}); queued again "
+                f"(attempt {job.attempts} of {job.max_attempts} did not finish)"
+            )
+            if store.jobs.requeue_if_unchanged(job, msg):
+                log.warning("job %s (%s): %s", job.id, job.kind, msg)
+            continue
+        tries = f" after {job.attempts} attempts" if job.attempts > 1 else ""
         msg = (
-            f"worker stopped while running: {reason} (at {job.progress:.0%}: {job.message or '-'}); "
+            f"worker stopped while running{tries}: {reason} ({where}); "
             "inputs and annotations are unchanged, submit the job again"
         )
         if store.jobs.fail_if_unchanged(job, msg, now):

@@ -3,7 +3,11 @@
 ``run_worker(settings)`` loops: reap stale jobs, claim the oldest queued job, run it with a
 :class:`~otcore.jobs.context.JobContext` (heartbeat thread, progress, cancel checks), record
 the outcome, repeat; with ``once=True`` it returns as soon as the queue is empty (drain
-mode). Several workers may run against one database: claiming is atomic.
+mode). Several workers, on any number of machines, may run against one database (PostgreSQL
+for more than one machine): claiming is atomic (``FOR UPDATE SKIP LOCKED``), a job whose
+worker died is retried by another (:func:`otcore.jobs.queue.reap_stale`), and ``kinds``
+(``--kinds``) restricts a worker to some job kinds. The liveness lock below is per data dir:
+extra workers on one machine run without ``--exclusive``.
 
 Liveness: a worker holds an exclusive ``flock`` on ``<data dir>/worker.lock`` for its
 lifetime (released by the kernel even when the process is killed) and writes its pid to
@@ -36,7 +40,7 @@ from typing import IO, Any
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobCancelled, JobContext, WorkerStopping
-from otcore.jobs.registry import UnknownJobKind, load_kind
+from otcore.jobs.registry import JOB_KINDS, UnknownJobKind, load_kind
 from otcore.jobs.spec import JobSpecError, from_json, to_json
 from otcore.settings import Settings, load_settings
 from otcore.store import JobInfo, Store
@@ -68,6 +72,8 @@ STARTING_FILE = "worker.starting"
 #: Seconds during which a just-started worker counts as alive before it holds the lock
 #: (starting the interpreter and importing the engine takes a few seconds).
 STARTING_GRACE_S = 60.0
+#: Seconds between a worker's looks for running jobs whose worker stopped.
+REAP_EVERY_S = 1.0
 
 log = logging.getLogger("otcore.jobs.worker")
 
@@ -159,7 +165,8 @@ def run_job(
     heartbeat_interval: float = 2.0,
 ) -> str:
     """Run one claimed job to its end and record the outcome; returns the final status
-    (``done``, ``failed`` or ``cancelled``). Exceptions of the job never escape (except
+    (``done``, ``failed`` or ``cancelled``; ``queued`` when the worker was shut down mid-job and
+    the job, with attempts left, went back to the queue for another worker). Exceptions of the job never escape (except
     KeyboardInterrupt/SystemExit, after the job is marked failed)."""
     ctx = JobContext(
         store, settings, job.id, worker_id, heartbeat_interval=heartbeat_interval, stop_event=stop_event
@@ -191,7 +198,7 @@ def run_job(
         outcome = ("done", result, None)
     except WorkerStopping:
         outcome = (
-            "failed",
+            "stopping",
             "worker stopped while running: the worker was shut down; "
             "inputs and annotations are unchanged, submit the job again",
             None,
@@ -216,6 +223,10 @@ def run_job(
             queue.fail(store, job.id, f"job result could not be stored: {exc}", worker_id=worker_id)
             return "failed"
         return "done"
+    if status == "stopping":
+        if queue.requeue(store, job.id, worker_id, "the worker was shut down"):
+            return "queued"
+        status = "failed"
     if status == "cancelled":
         queue.mark_cancelled(store, job.id, f"cancelled at {ctx.fraction:.0%}", worker_id=worker_id)
         return "cancelled"
@@ -248,10 +259,13 @@ def run_worker(
             return 0
         store = store or Store.from_settings(settings)
         log.info("worker %s started on %s", worker_id, store)
+        last_reap = -float("inf")
         try:
             while not stop_event.is_set():
                 try:
-                    queue.reap_stale(store)
+                    if time.monotonic() - last_reap >= REAP_EVERY_S:  # one read of running jobs
+                        last_reap = time.monotonic()
+                        queue.reap_stale(store)
                     job = queue.claim_next(store, worker_id, kinds=kinds)
                 except Exception:  # noqa: BLE001 - e.g. database briefly locked: retry later
                     log.exception("could not claim a job")
@@ -335,7 +349,8 @@ def ensure_worker(settings: Settings) -> subprocess.Popen[bytes] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``otstudio worker [--once] [--data-dir D] [--poll S] [--exclusive]``: run the job worker."""
+    """``otstudio worker [--once] [--data-dir D] [--poll S] [--exclusive] [--kinds K1,K2]``: run the
+    job worker (``--kinds``: only jobs of these kinds, e.g. the GPU work on a GPU machine)."""
     parser = argparse.ArgumentParser(prog="otstudio worker", description="Run the background job worker.")
     parser.add_argument(
         "--once", action="store_true", help="run queued jobs until the queue is empty, then exit"
@@ -353,7 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parent-pid", type=int, default=None, help="stop (after the current step) when this process is gone"
     )
+    parser.add_argument(
+        "--kinds",
+        default=None,
+        help="comma-separated job kinds this worker takes (default: all), e.g. extract_features,train_fewshot",
+    )
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    kinds = None
+    if args.kinds is not None:
+        kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        unknown = sorted(set(kinds) - set(JOB_KINDS))
+        if not kinds or unknown:
+            print(
+                f"otstudio worker: unknown job kind(s) {', '.join(unknown) or '(none given)'}; "
+                f"known: {', '.join(sorted(JOB_KINDS))}",
+                file=sys.stderr,
+            )
+            return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args.data_dir)
     stop = threading.Event()
@@ -383,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             stop_event=stop,
             heartbeat_interval=args.heartbeat,
             exclusive=args.exclusive,
+            kinds=kinds,
         )
     finally:
         for sig, handler in previous.items():

@@ -62,6 +62,7 @@ import numpy as np
 import torch
 
 from otcore.methods.baselines import FixedPrompts
+from otcore.methods.model_files import ModelFileError, load_plain, read_model_file, write_model_file
 from otcore.methods.plot_tal_losses import (
     Targets,
     build_targets,
@@ -306,38 +307,62 @@ def _fixed(model: FewShotTAL) -> FixedPrompts:
 
 
 def save_model(model: FewShotTAL, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
-    """Save a trained (prompt-frozen) model as a self-contained torch file."""
+    """Save a trained (prompt-frozen) model: state dicts plus a JSON header, nothing pickled.
+
+    Layout (:mod:`otcore.methods.model_files`): header ``{"kind": "plot-tal", "config", "class_names",
+    "in_dim", "embed_dim", "prompt_shape", "glp": null | {config, class_names, in_dim, embed_dim,
+    shapes}, "meta"}``; tensor groups ``state`` (the detector) and ``glp`` (the SOT-GLP re-scorer).
+    """
     if not isinstance(model.prompts, FixedPrompts):
         model.freeze_prompts()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {
+    header: dict[str, Any] = {
+        "kind": "plot-tal",
         "config": asdict(model.config),
-        "class_names": model.class_names,
-        "in_dim": model.in_dim,
-        "embed_dim": model.embed_dim,
+        "class_names": list(model.class_names),
+        "in_dim": int(model.in_dim),
+        "embed_dim": int(model.embed_dim),
         "prompt_shape": list(_fixed(model)().shape),
-        "state": {k: v for k, v in model.state_dict().items() if not k.startswith("glp.")},
-        "glp": None if model.glp is None else model.glp.export(),
+        "glp": None,
         "meta": meta or {},
     }
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
+    tensors = {"state": {k: v for k, v in model.state_dict().items() if not k.startswith("glp.")}}
+    if model.glp is not None:
+        glp = model.glp.export()
+        tensors["glp"] = dict(glp.pop("state"))
+        header["glp"] = glp
+    return write_model_file(path, header, tensors)
 
 
 def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> FewShotTAL:
-    """Load a model saved by ``save_model`` (no text tower needed)."""
-    blob = torch.load(Path(path), map_location=map_location, weights_only=False)
-    config = PlotTALConfig(**blob["config"])
-    prompts = FixedPrompts(torch.zeros(blob["prompt_shape"]))
-    model = FewShotTAL(config, blob["class_names"], blob["in_dim"], blob["embed_dim"], prompts)
-    model.load_state_dict(blob["state"])
-    if blob.get("glp") is not None:
-        from otcore.methods.sot_glp import SegmentScorer
+    """Load a model saved by ``save_model`` (no text tower needed); never unpickles code.
 
-        model.glp = SegmentScorer.from_export(blob["glp"])
+    Files are read with ``torch.load(weights_only=True)``; a file holding anything other than tensors
+    and plain data raises :class:`~otcore.methods.model_files.ModelFileError`. Files of the earlier
+    single-dict layout load too when they hold only plain data (the same restricted reader).
+    """
+    blob = load_plain(path, map_location)
+    if isinstance(blob, dict) and blob.get("format") is None and "state" in blob and "config" in blob:
+        header = {k: v for k, v in blob.items() if k not in ("state", "glp")}
+        glp_blob = blob.get("glp")
+        header["glp"] = None if glp_blob is None else {k: v for k, v in glp_blob.items() if k != "state"}
+        tensors = {"state": blob["state"]} | ({} if glp_blob is None else {"glp": glp_blob["state"]})
+    else:
+        header, tensors = read_model_file(path, map_location)
+        if header.get("kind") != "plot-tal":
+            raise ModelFileError(f"{path} is not a few-shot (PLOT-TAL) model file")
+    try:
+        config = PlotTALConfig(**header["config"])
+        prompts = FixedPrompts(torch.zeros(header["prompt_shape"]))
+        model = FewShotTAL(config, header["class_names"], header["in_dim"], header["embed_dim"], prompts)
+        model.load_state_dict(tensors["state"])
+        if header.get("glp") is not None:
+            from otcore.methods.sot_glp import SegmentScorer
+
+            model.glp = SegmentScorer.from_export(dict(header["glp"], state=tensors["glp"]))
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(
+            f"{path} does not match this version's model ({type(exc).__name__}: {exc})"
+        ) from exc
     model.eval()
     return model
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, case, cast, literal, select, update
 
 from otcore.store.models import Job, Project, utcnow
 from otcore.store.records import JobInfo, NotFoundError
@@ -44,6 +44,8 @@ def job_info(row: Job) -> JobInfo:
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        attempts=int(row.attempts or 0),
+        max_attempts=int(row.max_attempts or 1),
     )
 
 
@@ -62,8 +64,9 @@ class JobRows:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def insert(self, kind: str, params: dict[str, Any], project_id: int | None) -> int:
-        """Write a queued job; :class:`NotFoundError` for an unknown project."""
+    def insert(self, kind: str, params: dict[str, Any], project_id: int | None, max_attempts: int = 3) -> int:
+        """Write a queued job (run at most ``max_attempts`` times); :class:`NotFoundError` for an
+        unknown project."""
         with self._store.write() as s:
             if project_id is not None and s.get(Project, project_id) is None:
                 raise NotFoundError(f"no project with id {project_id}")
@@ -76,6 +79,8 @@ class JobRows:
                 message="queued",
                 cancel_requested=False,
                 created_at=utcnow(),
+                attempts=0,
+                max_attempts=max(1, int(max_attempts)),
             )
             s.add(row)
             s.flush()
@@ -150,27 +155,70 @@ class JobRows:
                 q = q.where(Job.kind.in_(list(kinds)))
             return [int(i) for i in s.scalars(q.order_by(Job.id).limit(limit))]
 
-    def claim(self, job_id: int, by: ClaimedBy) -> bool:
-        """``UPDATE job SET status='running' ... WHERE id = :id AND status = 'queued'``: True when
-        this claimer won the row (row count 1), False when another was faster."""
+    def _claim_values(self, by: ClaimedBy) -> dict[str, Any]:
         now = utcnow()
+        return {
+            "status": "running",
+            "worker_id": by.worker_id,
+            "worker_pid": by.pid,
+            "worker_host": by.host,
+            "started_at": now,
+            "heartbeat_at": now,
+            "progress": 0.0,
+            "message": case(
+                (
+                    Job.attempts > 0,
+                    literal("started (attempt ")
+                    + cast(Job.attempts + 1, String)
+                    + literal(" of ")
+                    + cast(Job.max_attempts, String)
+                    + literal(")"),
+                ),
+                else_=literal("started"),
+            ),
+            "attempts": Job.attempts + 1,
+        }
+
+    def claim(self, job_id: int, by: ClaimedBy) -> bool:
+        """``UPDATE job SET status='running', attempts=attempts+1 ... WHERE id = :id AND status =
+        'queued'``: True when this claimer won the row (row count 1), False when another was faster."""
         with self._store.write() as s:
             res = s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.status == "queued")
-                .values(
-                    status="running",
-                    worker_id=by.worker_id,
-                    worker_pid=by.pid,
-                    worker_host=by.host,
-                    started_at=now,
-                    heartbeat_at=now,
-                    progress=0.0,
-                    message="started",
-                )
+                .values(**self._claim_values(by))
                 .execution_options(synchronize_session=False)
             )
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    def claim_oldest(self, by: ClaimedBy, kinds: Sequence[str] | None = None) -> JobInfo | None:
+        """Claim the oldest queued job (of ``kinds`` if given) in one transaction; the claimed job
+        (message ``started (attempt n of m)`` from the second attempt on) or None.
+
+        ``SELECT id ... ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`` then the conditional claim
+        ``UPDATE``: on PostgreSQL a row another worker is claiming is skipped, not waited for, so
+        any number of workers claim distinct jobs without retries. SQLite has no row locks (the
+        clause is not rendered) and serialises the transaction with ``BEGIN IMMEDIATE`` instead.
+        """
+        with self._store.write() as s:
+            q = select(Job.id).where(Job.status == "queued")
+            if kinds is not None:
+                q = q.where(Job.kind.in_(list(kinds)))
+            job_id = s.scalar(q.order_by(Job.id).limit(1).with_for_update(skip_locked=True))
+            if job_id is None:
+                return None
+            res = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == "queued")
+                .values(**self._claim_values(by))
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = s.scalars(
+                select(Job).where(Job.id == job_id).execution_options(populate_existing=True)
+            ).one()
+            return job_info(row)
 
     def update_running(self, job_id: int, worker_id: str | None, **values: Any) -> bool:
         """Write ``values`` on a job still running (for ``worker_id`` if given); whether it was."""
@@ -179,6 +227,57 @@ class JobRows:
             if worker_id is not None:
                 q = q.where(Job.worker_id == worker_id)
             res = s.execute(q.values(**values).execution_options(synchronize_session=False))
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    def requeue_if_unchanged(self, job: JobInfo, message: str) -> bool:
+        """Queue a running job again (for another worker) when its heartbeat and worker are still
+        the ones in ``job``; whether this call requeued it. Its old worker can no longer write it
+        (every write of a running job names its worker), so it is never finished twice."""
+        with self._store.write() as s:
+            q = update(Job).where(Job.id == job.id, Job.status == "running", Job.attempts == job.attempts)
+            if job.worker_id is not None:
+                q = q.where(Job.worker_id == job.worker_id)
+            if job.heartbeat_at is None:
+                q = q.where(Job.heartbeat_at.is_(None))
+            else:
+                q = q.where(Job.heartbeat_at == job.heartbeat_at)
+            res = s.execute(
+                q.values(
+                    status="queued",
+                    message=message,
+                    worker_id=None,
+                    worker_pid=None,
+                    worker_host=None,
+                    heartbeat_at=None,
+                    started_at=None,
+                    progress=0.0,
+                ).execution_options(synchronize_session=False)
+            )
+            return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+    def requeue_by_worker(self, job_id: int, worker_id: str, message: str) -> bool:
+        """Queue a job running for ``worker_id`` again (that worker is shutting down)."""
+        with self._store.write() as s:
+            res = s.execute(
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    Job.status == "running",
+                    Job.worker_id == worker_id,
+                    Job.attempts < Job.max_attempts,
+                )
+                .values(
+                    status="queued",
+                    message=message,
+                    worker_id=None,
+                    worker_pid=None,
+                    worker_host=None,
+                    heartbeat_at=None,
+                    started_at=None,
+                    progress=0.0,
+                )
+                .execution_options(synchronize_session=False)
+            )
             return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
     def fail_if_unchanged(self, job: JobInfo, message: str, now: datetime) -> bool:

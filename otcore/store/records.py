@@ -171,6 +171,8 @@ class JobInfo:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    attempts: int = 0
+    max_attempts: int = 1
 
     @property
     def finished(self) -> bool:

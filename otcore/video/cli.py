@@ -1,7 +1,9 @@
 """``otstudio extract VIDEO --fps 2 [--model M] [--pretrained TAG] [--weights FILE] [--out DIR]``.
 
 Extracts CLIP features of one video file into the feature cache (``--out``, default the
-data dir's ``features/``) and prints where they are. Bad videos and missing weights exit
+data dir's ``features/``) and prints where they are. ``otstudio extract --project NAME
+[--engine local|ray] [--address ADDR]`` extracts a whole project's videos instead
+(:mod:`otcore.jobs.ray_extract`, dispatched by ``otcore.cli``). Bad videos and missing weights exit
 with code 2 and a message on stderr.
 """
 
@@ -47,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="otstudio extract",
         description=(
             "Extract per-frame CLIP features of a video file (cached by content, model, weights, fps)."
+        ),
+        epilog=(
+            "A project's videos: otstudio extract --project NAME [--engine local|ray] [--address ADDR] "
+            "[--slots N] (see otstudio extract --project NAME --help)."
         ),
     )
     ap.add_argument("video", help="video file (mp4, mkv, avi, webm, ...)")

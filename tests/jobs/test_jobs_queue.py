@@ -120,7 +120,8 @@ def test_cancel_is_honoured_between_steps(store: Store, any_settings: Settings) 
 
 
 def test_worker_shutdown_fails_running_job_with_message(store: Store, any_settings: Settings) -> None:
-    jid = queue.submit(store, "sleep", {"steps": 200, "seconds": 0.02})
+    # the last attempt: failed (with attempts left it goes back to the queue, see below)
+    jid = queue.submit(store, "sleep", {"steps": 200, "seconds": 0.02}, max_attempts=1)
     stop = threading.Event()
     t = threading.Thread(target=run_worker, args=(any_settings,), kwargs={"poll": 0.05, "stop_event": stop})
     t.start()
@@ -132,9 +133,10 @@ def test_worker_shutdown_fails_running_job_with_message(store: Store, any_settin
 
 
 def test_reap_stale_heartbeat_and_dead_pid(store: Store) -> None:
-    a = queue.submit(store, "sleep")
-    b = queue.submit(store, "sleep")
-    c = queue.submit(store, "sleep")
+    # one attempt each: a stopped worker's job is failed (with attempts left it is requeued, below)
+    a = queue.submit(store, "sleep", max_attempts=1)
+    b = queue.submit(store, "sleep", max_attempts=1)
+    c = queue.submit(store, "sleep", max_attempts=1)
     claimed = [queue.claim_next(store, "w1") for _ in range(3)]
     assert [j.id for j in claimed if j is not None] == [a, b, c]
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -219,7 +221,7 @@ def test_abandon_hook_runs_once_for_a_reaped_job(store: Store, monkeypatch: pyte
     calls: list[tuple[int, str]] = []
     monkeypatch.setitem(registry.ABANDON_HOOKS, "sleep", "otcore.jobs.builtin:sleep")
     monkeypatch.setattr("otcore.jobs.builtin.sleep", lambda st, job: calls.append((job.id, job.status)))
-    jid = queue.submit(store, "sleep")
+    jid = queue.submit(store, "sleep", max_attempts=1)
     queue.claim_next(store, "w")
     with store.write() as s:
         s.execute(update(Job).where(Job.id == jid).values(heartbeat_at=utcnow() - timedelta(seconds=600)))
@@ -229,3 +231,78 @@ def test_abandon_hook_runs_once_for_a_reaped_job(store: Store, monkeypatch: pyte
     # a hook whose module or function is missing is simply skipped
     monkeypatch.setitem(registry.ABANDON_HOOKS, "sleep", "otcore.jobs.no_such_module:f")
     assert registry.abandon_hook("sleep") is None
+
+
+def test_a_stopped_workers_job_is_retried_with_bounded_attempts(store: Store) -> None:
+    """With attempts left a stopped worker's job goes back to the queue; the old worker can no
+    longer write it; after ``max_attempts`` claims it is failed."""
+    jid = queue.submit(store, "sleep", max_attempts=3)
+    assert queue.get_job(store, jid).attempts == 0
+    old = utcnow() - timedelta(seconds=600)
+    for attempt in (1, 2, 3):
+        job = queue.claim_next(store, f"w{attempt}")
+        assert job is not None and job.id == jid and job.attempts == attempt and job.max_attempts == 3
+        if attempt > 1:
+            assert job.message == f"started (attempt {attempt} of 3)"
+        with store.write() as s:
+            s.execute(update(Job).where(Job.id == jid).values(heartbeat_at=old))
+        after = queue.get_job(store, jid)  # reaps
+        if attempt < 3:
+            assert after.status == "queued" and after.worker_id is None
+            assert f"queued again (attempt {attempt} of 3 did not finish)" in after.message
+            # the silent worker comes back: it may neither beat nor finish the requeued job
+            assert not queue.heartbeat(store, jid, f"w{attempt}", progress=0.5)
+            assert not queue.finish(store, jid, {"steps": 1}, worker_id=f"w{attempt}")
+            assert queue.get_job(store, jid).status == "queued"
+    final = queue.get_job(store, jid)
+    assert final.status == "failed" and final.attempts == 3
+    assert final.message.startswith("worker stopped while running after 3 attempts: no heartbeat")
+
+
+def test_a_retried_job_finishes_once_for_its_new_worker(store: Store) -> None:
+    jid = queue.submit(store, "sleep")
+    assert queue.claim_next(store, "old") is not None
+    with store.write() as s:
+        s.execute(update(Job).where(Job.id == jid).values(heartbeat_at=utcnow() - timedelta(seconds=600)))
+    assert queue.get_job(store, jid).status == "queued"
+    job = queue.claim_next(store, "new")
+    assert job is not None and job.attempts == 2
+    assert queue.finish(store, jid, {"steps": 1}, worker_id="new")
+    assert not queue.finish(store, jid, {"steps": 2}, worker_id="old")
+    assert not queue.finish(store, jid, {"steps": 3}, worker_id="new")
+    done = queue.get_job(store, jid)
+    assert (done.status, done.result, done.worker_id, done.attempts) == ("done", {"steps": 1}, "new", 2)
+
+
+def test_a_cancel_requested_job_of_a_stopped_worker_is_not_retried(store: Store) -> None:
+    jid = queue.submit(store, "sleep")
+    queue.claim_next(store, "w")
+    queue.request_cancel(store, jid)
+    with store.write() as s:
+        s.execute(update(Job).where(Job.id == jid).values(heartbeat_at=utcnow() - timedelta(seconds=600)))
+    assert queue.get_job(store, jid).status == "failed"
+
+
+def test_worker_shut_down_mid_job_gives_it_back_to_the_queue(settings: Settings) -> None:
+    store = Store.from_settings(settings)
+    jid = queue.submit(store, "sleep", {"steps": 200, "seconds": 0.02})
+    stop = threading.Event()
+    t = threading.Thread(target=run_worker, args=(settings,), kwargs={"stop_event": stop, "poll": 0.05})
+    t.start()
+    _wait(lambda: queue.get_job(store, jid).progress > 0)
+    stop.set()
+    t.join(20)
+    job = queue.get_job(store, jid)
+    assert job.status == "queued" and job.attempts == 1 and "the worker was shut down" in job.message
+    assert run_worker(settings, once=True, poll=0.05) == 1
+    job = queue.get_job(store, jid)
+    assert (job.status, job.attempts, job.result) == ("done", 2, {"steps": 200})
+    store.close()
+
+
+def test_claim_restricted_to_kinds(store: Store) -> None:
+    a = queue.submit(store, "sleep")
+    b = queue.submit(store, "find_phases", {"project_id": 1})
+    assert queue.claim_next(store, "gpu", kinds=["extract_features", "find_phases"]).id == b  # type: ignore[union-attr]
+    assert queue.claim_next(store, "gpu", kinds=["extract_features", "find_phases"]) is None
+    assert queue.claim_next(store, "cpu").id == a  # type: ignore[union-attr]

@@ -32,7 +32,10 @@ def test_killing_the_worker_mid_job_marks_it_failed_with_inputs_intact(settings:
     log.add_segment(video.id, "jump", 1.0, 2.0)
     log.add_segment(video.id, "run", 3.0, 4.5)
     before = log.segments(video.id)
-    jid = queue.submit(store, "sleep", {"steps": 1000, "seconds": 0.05}, project_id=project.id)
+    # one attempt: no retry (tests/jobs/test_multi_worker.py covers retries by other workers)
+    jid = queue.submit(
+        store, "sleep", {"steps": 1000, "seconds": 0.05}, project_id=project.id, max_attempts=1
+    )
 
     assert not worker_alive(settings)
     proc = ensure_worker(settings)
@@ -118,3 +121,21 @@ def test_app_started_worker_stops_when_its_parent_is_gone(tmp_path):
         for p in (parent, worker):
             if p.poll() is None:
                 p.kill()
+
+
+def test_worker_kinds_option_rejects_unknown_kinds(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--once", "--data-dir", str(settings.data_dir), "--kinds", "extract_features,bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown job kind(s) bogus" in err and "extract_features" in err
+    store = Store.from_settings(settings)
+    jid = queue.submit(store, "sleep", {"steps": 1, "seconds": 0.0})
+    assert (
+        main(["--once", "--data-dir", str(settings.data_dir), "--kinds", "extract_features,train_fewshot"])
+        == 0
+    )
+    assert queue.get_job(store, jid).status == "queued"  # not a kind this worker takes
+    assert main(["--once", "--data-dir", str(settings.data_dir), "--kinds", "sleep"]) == 0
+    assert queue.get_job(store, jid).status == "done"
+    store.close()

@@ -129,8 +129,13 @@ def test_worker_gone_mid_extraction_leaves_the_video_failed_not_extracting(env, 
     from datetime import datetime, timedelta
 
     settings, store, video = env
+    # the last attempt (with attempts left the job is queued again and the video stays extracting)
     jid = queue.submit(
-        store, "extract_features", _params(video.id, tiny_weights), project_id=video.project_id
+        store,
+        "extract_features",
+        _params(video.id, tiny_weights),
+        project_id=video.project_id,
+        max_attempts=1,
     )
     assert queue.claim_next(store, "gone-worker") is not None
     store.set_video_status(video.id, "extracting")
