@@ -19,6 +19,8 @@ from otcore.jobs.phases import (
     WeakResult,
     WeakVideo,
 )
+from otcore.jobs.zeroshot import ZeroShotRequest, ZeroShotResult
+from otcore.service.foreground import ForegroundRun, run_foreground
 from otcore.service.jobs import (
     ALIGN_PLAN,
     PHASE_PLAN,
@@ -38,6 +40,7 @@ from otcore.service.jobs import (
     submit_prediction,
     submit_sleep,
     submit_training,
+    submit_zeroshot,
 )
 from otcore.service.videos import (
     DEMO_PROJECT,
@@ -84,6 +87,9 @@ __all__ = [
     # jobs
     "submit_training",
     "submit_prediction",
+    "submit_zeroshot",
+    "run_foreground",
+    "ForegroundRun",
     "submit_phases",
     "submit_alignment",
     "submit_foreground",
@@ -109,6 +115,8 @@ __all__ = [
     "PredictRequest",
     "PredictResult",
     "VideoPredictions",
+    "ZeroShotRequest",
+    "ZeroShotResult",
     "PhasesRequest",
     "PhasesResult",
     "PhasesVideo",
