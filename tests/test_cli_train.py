@@ -74,7 +74,11 @@ def test_train_uses_the_features_own_text_tower(project, capsys) -> None:
     assert model.meta["text_weights_id"] == art.meta["weights_id"] == model.meta["features_weights_id"]
     # the proposals never lie over marked time
     for seg in EditLog(store).segments(a.id, sources=("predicted",)):
-        assert not (seg.start < 6.0 and seg.end > 2.0 and min(seg.end, 6.0) - max(seg.start, 2.0) > 0.5 * (seg.end - seg.start))
+        assert not (
+            seg.start < 6.0
+            and seg.end > 2.0
+            and min(seg.end, 6.0) - max(seg.start, 2.0) > 0.5 * (seg.end - seg.start)
+        )
 
 
 def test_text_tower_of_other_weights_is_refused(project, capsys, monkeypatch) -> None:
