@@ -274,7 +274,7 @@ def run_episode(ep: Episode, config: LoopConfig, seed: int) -> LoopOutcome:
     )
 
 
-MIN_SCORE_GRID = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+MIN_SCORE_GRID = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 NMS_GRID = (0.3, 0.5)
 
 
@@ -381,7 +381,6 @@ def main(argv: list[str] | None = None) -> int:
         def make_episode(s: int) -> Episode:
             return gym_episode(clips, args.shots, s, args.n_target)
 
-        vids = []
         kind = f"{root.name} (eval fewshot sequences, 1 row = 1 s)"
     else:
         from otcore.bench.data import load_segmentation_folder
@@ -392,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         def make_episode(s: int) -> Episode:
             return folder_episode(vids, args.shots, s, args.fps)
 
-        episodes = {s: make_episode(s) for s in seeds}
         kind = f"{root.name} ({len(vids)} videos at {args.fps:g} fps)"
+    episodes = {s: make_episode(s) for s in seeds}
     ep0 = episodes[seeds[0]]
     cost = CostModel()
     print(
