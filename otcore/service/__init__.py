@@ -42,6 +42,7 @@ from otcore.service.jobs import (
     submit_training,
     submit_zeroshot,
 )
+from otcore.service.towers import TowerStatus, text_tower_status
 from otcore.service.videos import (
     DEMO_PROJECT,
     DEMO_SEGMENTS,
@@ -90,6 +91,8 @@ __all__ = [
     "submit_zeroshot",
     "run_foreground",
     "ForegroundRun",
+    "text_tower_status",
+    "TowerStatus",
     "submit_phases",
     "submit_alignment",
     "submit_foreground",
