@@ -194,8 +194,9 @@ def _apply(log: object, vid: int, outcome: ReviewOutcome, ids: dict[int, int]) -
 
 def run_episode(ep: Episode, config: LoopConfig, seed: int) -> LoopOutcome:
     """One simulated annotation of ``ep`` (see the module doc)."""
+    from otcore.jobs.fewshot import TrainRequest
+    from otcore.jobs.foreground import run_foreground
     from otcore.review import next_video
-    from otcore.service import TrainRequest, run_foreground
     from otcore.settings import Settings
     from otcore.store import EditLog, Store
 
@@ -285,10 +286,12 @@ def static_efforts(
     ``(min_score, nms_iou)`` of :data:`MIN_SCORE_GRID` × :data:`NMS_GRID`: one ``train_fewshot`` job,
     then the job's own selection (:func:`otcore.jobs.fewshot.select_proposals`) applied to the
     prediction it saved. Used to choose the proposal thresholds on seeds the report does not use."""
-    from otcore.jobs.fewshot import PROPOSALS_PER_LABEL, select_proposals
-    from otcore.service import TrainRequest, TrainResult, job_result, load_prediction, run_foreground
+    from otcore.jobs.fewshot import PROPOSALS_PER_LABEL, TrainRequest, TrainResult, select_proposals
+    from otcore.jobs.foreground import run_foreground
+    from otcore.jobs.spec import from_json
     from otcore.settings import Settings
     from otcore.store import Store
+    from otcore.store.predictions import load_prediction
 
     with tempfile.TemporaryDirectory(prefix="otstudio-loop-") as tmp:
         root = Path(tmp)
@@ -306,8 +309,10 @@ def static_efforts(
             review = [(_attach(store, settings, pid, v, seed), v) for v in ep.review]
             req = TrainRequest(project_id=pid, method=method, epochs=epochs, seed=seed, threads=1)
             run = run_foreground(store, settings, req, pid)
-            result = job_result(run.job, TrainResult)
-            if run.job.status != "done" or result is None:
+            if run.job.status != "done" or not run.job.result:
+                raise RuntimeError(f"training failed: {run.job.message}")
+            result = from_json(TrainResult, run.job.result, strict=False)
+            if result is None:
                 raise RuntimeError(f"training failed: {run.job.message}")
             preds = {
                 vid: list(

@@ -9,6 +9,7 @@ reads a result without importing a job module.
 from otcore.jobs.builtin import SleepRequest, SleepResult
 from otcore.jobs.extract import ExtractRequest, ExtractResult
 from otcore.jobs.fewshot import PredictRequest, PredictResult, TrainRequest, TrainResult, VideoPredictions
+from otcore.jobs.foreground import ForegroundRun, run_foreground
 from otcore.jobs.phases import (
     AlignRequest,
     AlignResult,
@@ -20,7 +21,6 @@ from otcore.jobs.phases import (
     WeakVideo,
 )
 from otcore.jobs.zeroshot import ZeroShotRequest, ZeroShotResult
-from otcore.service.foreground import ForegroundRun, run_foreground
 from otcore.service.jobs import (
     ALIGN_PLAN,
     PHASE_PLAN,
