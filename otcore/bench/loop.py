@@ -38,11 +38,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from otcore.bench.annotator import CostModel, ReviewOutcome, effort_ratio, review_video
 from otcore.types import Segment
+
+if TYPE_CHECKING:
+    from otcore.bench.data import SegVideo
+    from otcore.bench.gym import Clip
+    from otcore.bench.gym import Sequence as GymSequence
+    from otcore.settings import Settings
+    from otcore.store import EditLog, Store
 
 __all__ = [
     "LoopVideo",
@@ -111,41 +119,41 @@ class LoopOutcome:
         return self.accepted / n if n else 0.0
 
 
-def gym_episode(clips: Sequence[object], shots: int, seed: int, n_target: int = 10) -> Episode:
+def gym_episode(clips: Sequence[Clip], shots: int, seed: int, n_target: int = 10) -> Episode:
     """The ``eval fewshot`` episode of ``seed``: training sequences marked, test sequences reviewed."""
     from otcore.bench.gym import make_protocol
 
-    p = make_protocol(list(clips), shots, seed, n_target=n_target)  # type: ignore[arg-type]
+    p = make_protocol(list(clips), shots, seed, n_target=n_target)
 
-    def conv(s: object) -> LoopVideo:
-        return LoopVideo(s.name, s.features, float(s.fps), tuple(s.segments))  # type: ignore[attr-defined]
+    def conv(s: GymSequence) -> LoopVideo:
+        return LoopVideo(s.name, s.features, float(s.fps), tuple(s.segments))
 
     return Episode(tuple(p.target_classes), tuple(conv(s) for s in p.train), tuple(conv(s) for s in p.test))
 
 
-def folder_episode(videos: Sequence[object], shots: int, seed: int, fps: float = 15.0) -> Episode:
+def folder_episode(videos: Sequence[SegVideo], shots: int, seed: int, fps: float = 15.0) -> Episode:
     """Seeded video order; the first videos are marked until every label has ``shots`` marks."""
     from otcore.bench.data import labels_to_runs
 
     loop: list[LoopVideo] = []
     for v in videos:
-        runs = labels_to_runs(list(v.labels))  # type: ignore[attr-defined]
+        runs = labels_to_runs(list(v.labels))
         truth = tuple(Segment(str(lab), s / fps, e / fps) for lab, s, e in runs if str(lab) not in BACKGROUND)
-        loop.append(LoopVideo(v.name, v.features, fps, truth))  # type: ignore[attr-defined]
+        loop.append(LoopVideo(v.name, v.features, fps, truth))
     order = np.random.default_rng(seed).permutation(len(loop))
     loop = [loop[i] for i in order]
     labels = sorted({g.label for v in loop for g in v.truth})
     counts = dict.fromkeys(labels, 0)
     marked: list[LoopVideo] = []
     while loop and len(loop) > 1 and min(counts.values()) < shots:
-        v = loop.pop(0)
-        marked.append(v)
-        for g in v.truth:
+        lv = loop.pop(0)
+        marked.append(lv)
+        for g in lv.truth:
             counts[g.label] += 1
     return Episode(tuple(labels), tuple(marked), tuple(loop))
 
 
-def _attach(store: object, settings: object, pid: int, v: LoopVideo, seed: int) -> int:
+def _attach(store: Store, settings: Settings, pid: int, v: LoopVideo, seed: int) -> int:
     """A video row (no media) with its features linked as a ``features`` artifact."""
     from otcore.paths import data_relative
 
@@ -158,12 +166,12 @@ def _attach(store: object, settings: object, pid: int, v: LoopVideo, seed: int) 
         f"videos/{v.name}.npy",
         sha,
         duration,
-        v.fps,  # type: ignore[attr-defined]
+        v.fps,
         int(v.features.shape[0]),
         0,
         0,
     )
-    path = se.features_dir / f"{v.name}.npz"  # type: ignore[attr-defined]
+    path = se.features_dir / f"{v.name}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, features=v.features.astype(np.float32), fps=np.float64(v.fps))
     meta = {
@@ -172,24 +180,24 @@ def _attach(store: object, settings: object, pid: int, v: LoopVideo, seed: int) 
         "n_frames": int(v.features.shape[0]),
         "dim": int(v.features.shape[1]),
     }
-    art = st.add_artifact("features", sha, data_relative(se.data_dir, path), meta)  # type: ignore[attr-defined]
-    st.set_video_features(row.id, art.id, model_id="precomputed", fps=v.fps)  # type: ignore[attr-defined]
+    art = st.add_artifact("features", sha, data_relative(se.data_dir, path), meta)
+    st.set_video_features(row.id, art.id, model_id="precomputed", fps=v.fps)
     return int(row.id)
 
 
-def _apply(log: object, vid: int, outcome: ReviewOutcome, ids: dict[int, int]) -> None:
+def _apply(log: EditLog, vid: int, outcome: ReviewOutcome, ids: dict[int, int]) -> None:
     """The person's actions on one video, through the edit log."""
     lg = log
     for p, g in outcome.accepted:
         sid = ids[id(p)]
         if abs(p.start - g.start) > 1e-9 or abs(p.end - g.end) > 1e-9:
-            lg.update_segment(sid, start=g.start, end=g.end)  # type: ignore[attr-defined]
+            lg.update_segment(sid, start=g.start, end=g.end)
         else:
-            lg.accept(sid)  # type: ignore[attr-defined]
+            lg.accept(sid)
     for p in outcome.rejected:
-        lg.reject(ids[id(p)])  # type: ignore[attr-defined]
+        lg.reject(ids[id(p)])
     for g in outcome.marked:
-        lg.add_segment(vid, g.label, g.start, g.end)  # type: ignore[attr-defined]
+        lg.add_segment(vid, g.label, g.start, g.end)
 
 
 def run_episode(ep: Episode, config: LoopConfig, seed: int) -> LoopOutcome:
@@ -289,6 +297,7 @@ def static_efforts(
     from otcore.jobs.fewshot import PROPOSALS_PER_LABEL, TrainRequest, TrainResult, select_proposals
     from otcore.jobs.foreground import run_foreground
     from otcore.jobs.spec import from_json
+    from otcore.paths import data_path
     from otcore.settings import Settings
     from otcore.store import Store
     from otcore.store.predictions import load_prediction
@@ -316,7 +325,9 @@ def static_efforts(
                 raise RuntimeError(f"training failed: {run.job.message}")
             preds = {
                 vid: list(
-                    load_prediction(settings, (result.predictions or {})[vid].plans_path or "").segments
+                    load_prediction(
+                        data_path(root, (result.predictions or {})[vid].plans_path or "")
+                    ).segments
                 )
                 for vid, _ in review
             }
@@ -479,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
             if (m, o) in results:
                 parts.append(f"{name}={_ms([r.effort for r in results[(m, o)]])}")
         first = results.get((m, "uncertainty")) or results[(m, orders[0])]
-        acc = 100 * np.mean([r.accept_rate for r in first])
-        print(f"loop {m}: " + " ".join(parts) + f" manual=1.00 accepted={acc:.0f}%")
+        rate = 100 * float(np.mean([r.accept_rate for r in first]))
+        print(f"loop {m}: " + " ".join(parts) + f" manual=1.00 accepted={rate:.0f}%")
     return 0
 
 

@@ -39,10 +39,10 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from otcore.paths import data_path, data_relative
 
@@ -153,7 +153,7 @@ def _tiou(a: Segment, b: Segment) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _covered(seg: Segment, marked: list[Segment]) -> float:
+def _covered(seg: Segment, marked: Sequence[Any]) -> float:
     """Fraction of ``seg``'s duration that lies over the ``marked`` segments (any label)."""
     length = seg.end - seg.start
     if length <= 0 or not marked:
@@ -180,7 +180,7 @@ def select_proposals(
     max_per_label: int,
     *,
     nms_iou: float | None = None,
-    marked: list[Segment] | None = None,
+    marked: Sequence[Any] | None = None,
     marked_overlap: float = MARKED_OVERLAP,
 ) -> list[Segment]:
     """The proposals worth a person's review, in time order: score ≥ ``min_score``; per label,
