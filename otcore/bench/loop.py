@@ -385,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"otstudio eval loop: bad --order {bad} / --shots / --retrain-every", file=sys.stderr)
         return 2
     seeds = parse_seeds(args.seeds)
+    choose = parse_seeds(args.choose_on) if args.choose_on else []
+    if set(choose) & set(seeds):
+        print(f"otstudio eval loop: --choose-on {choose} overlaps --seeds {seeds}", file=sys.stderr)
+        return 2
     root = Path(args.data)
     if not root.exists():
         print(f"otstudio eval loop: {root} does not exist", file=sys.stderr)
@@ -426,10 +430,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     results: dict[tuple[str, str], list[LoopOutcome]] = {}
     t_all = time.perf_counter()
-    choose = parse_seeds(args.choose_on) if args.choose_on else []
-    if set(choose) & set(seeds):
-        print(f"otstudio eval loop: --choose-on {choose} overlaps --seeds {seeds}", file=sys.stderr)
-        return 2
     for m in methods:
         min_score, nms_iou = args.min_score, args.nms_iou
         if choose and (min_score is None or nms_iou is None):
