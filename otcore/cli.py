@@ -26,6 +26,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("otcore.service.transfer:export_main", "export a project's annotations"),
     "eval": ("otcore.cli:eval_main", "evaluate a method on real data (fewshot|segment|decode|align|weak)"),
     "demo": ("otcore.service:demo_main", "create the demo project in the data dir"),
+    "train": ("otcore.service.cli:train_main", "train a few-shot model on a project's marks (foreground)"),
+    "propose": ("otcore.service.cli:propose_main", "zero-shot proposals from label names (CLIP)"),
 }
 
 EVAL_COMMANDS: dict[str, tuple[str, str]] = {
@@ -35,6 +37,7 @@ EVAL_COMMANDS: dict[str, tuple[str, str]] = {
     "align": ("otcore.bench.align:main", "video alignment (VAOT, DTW, linear)"),
     "weak": ("otcore.bench.weak:main", "weakly supervised foreground (CASE vs attention)"),
     "ood": ("otcore.bench.ood:main", "out-of-distribution clips (SOT-GLP local-global vs MSP, energy)"),
+    "loop": ("otcore.bench.loop:main", "simulated annotator: mark, train, review; effort vs all-manual"),
 }
 
 

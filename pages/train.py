@@ -138,3 +138,40 @@ if history:
     )
 else:
     st.caption("No training yet.")
+
+
+# ---------------------------------------------------------------- text tower and zero-shot proposals
+# (one block: which CLIP trains the prompts, and proposals from label names before any mark)
+
+st.subheader("Text tower and proposals from label names")
+tower = service.text_tower_status(store, settings, project_id)
+(st.info if tower.names_meaningful else st.warning)(tower.message, icon=None)
+ZS_KIND = "propose_zeroshot"
+zs_active = [j for j in service.list_jobs(store, project_id=project_id, kind=ZS_KIND) if j.active]
+zs_labels = st.multiselect("Labels to propose", labels_all, default=labels_all, key="zeroshot_labels")
+if not tower.names_meaningful:
+    st.caption(
+        "Propose from label names needs CLIP weights: the text of label names only means something to a "
+        "pretrained CLIP text tower, and these features do not come from one."
+    )
+if st.button(
+    "Propose from label names",
+    disabled=not (tower.names_meaningful and zs_labels) or bool(zs_active),
+    key="zeroshot_submit",
+):
+    zs_id = service.submit_zeroshot(
+        store, service.ZeroShotRequest(project_id=project_id, labels=tuple(zs_labels)), project_id=project_id
+    )
+    st.session_state["zeroshot_flash"] = f"Zero-shot job {zs_id} queued."
+    st.rerun()
+if zs_flash := st.session_state.pop("zeroshot_flash", None):
+    st.success(zs_flash)
+zs_jobs = service.list_jobs(store, project_id=project_id, kind=ZS_KIND, limit=1)
+if zs_jobs:
+    zs_job = zs_jobs[0]
+    if zs_job.status == "done" and (zs := service.job_result(zs_job, service.ZeroShotResult)) is not None:
+        st.caption(
+            f"Job {zs_job.id}: {zs.n_proposals} proposals from {len(zs.labels)} label names ({zs.text_tower})."
+        )
+    else:
+        st.caption(f"Job {zs_job.id}: {zs_job.status} — {zs_job.message}")

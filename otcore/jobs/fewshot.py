@@ -7,20 +7,30 @@
    ``request.video_ids`` (default: every project video holding a marked segment of those labels).
 2. Features per video via :func:`otcore.video.cache.load_video_features`; marks via
    ``EditLog(store).segments(video_id, sources=("manual", "corrected"))``.
-3. Fit ``request.method`` (``plot-tal`` default, ``coop``, ``prototype``, ``sot-glp``) with optional
+3. The text tower: the CLIP model that produced the features (:mod:`otcore.jobs.clip_pair`); features
+   from two encoders, or from a model other than the configured one, are refused. Its identity
+   (model id + weights sha) goes on the model file and its artifact.
+4. Fit ``request.method`` (``plot-tal`` default, ``coop``, ``prototype``, ``sot-glp``) with optional
    ``epochs``, ``eps``, ``n_prompts``, ``levels``; progress ``"epoch i/n loss x"`` and a cancel check every
    step.
-4. Save the model under ``settings.models_dir`` (recorded as a ``fewshot_model`` artifact).
-5. Unless ``request.predict`` is False, run inference on every video of the project that has
-   features (``_predict_videos``): predicted segments with scores via ``EditLog.replace_predictions``
-   (manual/corrected rows are never touched), the prediction (segments, transport plans, frame
-   scores) saved with :func:`otcore.store.predictions.save_prediction` under ``settings.results_dir``.
+5. Save the model under ``settings.models_dir`` (recorded as a ``fewshot_model`` artifact).
+6. Unless ``request.predict`` is False, run inference on every video of the project that has
+   features (``_predict_videos``), then write every video's proposals at once (a cancel before that
+   leaves the previous proposals in place): predicted segments with scores via
+   ``EditLog.replace_predictions`` (manual/corrected rows are never touched), the prediction
+   (segments, transport plans, frame scores) saved with
+   :func:`otcore.store.predictions.save_prediction` under ``settings.results_dir``.
+
+Proposals shown to a person (:func:`select_proposals`): score ≥ ``min_score``, same-label overlaps
+suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_overlap``) over time the
+person already marked, at most ``max_per_label`` per label.
 
 ``predict(ctx, request: PredictRequest) -> PredictResult``: ``model_path`` (or ``artifact_id``),
 ``project_id``, optional ``video_ids``; step 5 alone.
 
 :class:`TrainResult` holds ``model_path`` (relative to the data dir), ``method``, ``labels``,
-``history`` (loss per epoch), and ``predictions`` = ``{video_id: VideoPredictions}``.
+``history`` (loss per epoch), and ``predictions`` = ``{video_id: VideoPredictions}``, ``text_tower`` (the model id of the tower that
+trained the prompts) and ``names_meaningful`` (False when that tower has no pretrained text).
 """
 
 from __future__ import annotations
@@ -29,10 +39,10 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from otcore.paths import data_path, data_relative
 
@@ -60,6 +70,8 @@ RESULTS_DIR = "results"
 # candidate, proposals to review keep the confident ones.
 PROPOSAL_MIN_SCORE = 0.05
 PROPOSALS_PER_LABEL = 20
+PROPOSAL_NMS_IOU = 0.5
+MARKED_OVERLAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,10 @@ class TrainRequest:
     seed: int | None = None
     predict: bool = True
     threads: int | None = None
+    min_score: float | None = None
+    nms_iou: float | None = None
+    marked_overlap: float | None = None
+    text_init: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,9 @@ class PredictRequest:
     video_ids: tuple[int, ...] | None = None
     method: str | None = None
     threads: int | None = None
+    min_score: float | None = None
+    nms_iou: float | None = None
+    marked_overlap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,9 @@ class TrainResult:
     history: tuple[dict[str, float], ...]
     final_loss: float | None
     predictions: dict[int, VideoPredictions] | None = None
+    text_tower: str = ""
+    text_weights_id: str | None = None
+    names_meaningful: bool = False
 
 
 @dataclass(frozen=True)
@@ -125,18 +147,62 @@ class PredictResult:
     predictions: dict[int, VideoPredictions]
 
 
-def select_proposals(segments: list[Segment], min_score: float, max_per_label: int) -> list[Segment]:
-    """The proposals worth a person's review: score ≥ ``min_score``, at most ``max_per_label``
-    best per label, in time order."""
+def _tiou(a: Segment, b: Segment) -> float:
+    inter = max(0.0, min(a.end, b.end) - max(a.start, b.start))
+    union = (a.end - a.start) + (b.end - b.start) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _covered(seg: Segment, marked: Sequence[Any]) -> float:
+    """Fraction of ``seg``'s duration that lies over the ``marked`` segments (any label)."""
+    length = seg.end - seg.start
+    if length <= 0 or not marked:
+        return 0.0
+    spans = sorted((max(seg.start, m.start), min(seg.end, m.end)) for m in marked)
+    total, cur_s, cur_e = 0.0, None, None
+    for s, e in spans:
+        if e <= s:
+            continue
+        if cur_e is None or s > cur_e:
+            if cur_e is not None and cur_s is not None:
+                total += cur_e - cur_s
+            cur_s, cur_e = s, e
+        else:
+            cur_e = max(cur_e, e)
+    if cur_e is not None and cur_s is not None:
+        total += cur_e - cur_s
+    return total / length
+
+
+def select_proposals(
+    segments: list[Segment],
+    min_score: float,
+    max_per_label: int,
+    *,
+    nms_iou: float | None = None,
+    marked: Sequence[Any] | None = None,
+    marked_overlap: float = MARKED_OVERLAP,
+) -> list[Segment]:
+    """The proposals worth a person's review, in time order: score ≥ ``min_score``; per label,
+    greedy non-maximum suppression (a proposal whose tIoU with a better one of the same label is
+    above ``nms_iou`` is dropped; ``None`` keeps all); none with more than ``marked_overlap`` of its
+    duration over ``marked`` time; then at most ``max_per_label`` best per label."""
     by_label: dict[str, list[Segment]] = {}
     for seg in segments:
         if seg.score is None or seg.score >= min_score:
+            if marked and _covered(seg, marked) > marked_overlap:
+                continue
             by_label.setdefault(seg.label, []).append(seg)
-    kept = [
-        s
-        for segs in by_label.values()
-        for s in sorted(segs, key=lambda s: -(s.score if s.score is not None else 1.0))[:max_per_label]
-    ]
+    kept: list[Segment] = []
+    for segs in by_label.values():
+        chosen: list[Segment] = []
+        for s in sorted(segs, key=lambda s: -(s.score if s.score is not None else 1.0)):
+            if nms_iou is not None and any(_tiou(s, c) > nms_iou for c in chosen):
+                continue
+            chosen.append(s)
+            if len(chosen) >= max_per_label:
+                break
+        kept += chosen
     return sorted(kept, key=lambda s: (s.start, s.label))
 
 
@@ -169,10 +235,13 @@ def _project_id(ctx: JobContext, pid: int | None) -> int:
     return int(pid)
 
 
-def _config(request: TrainRequest) -> PlotTALConfig:
+CTX_INIT_TEMPLATE = "a photo of a"
+
+
+def _config(request: TrainRequest, names_meaningful: bool = False) -> PlotTALConfig:
     from otcore.methods.plot_tal import PlotTALConfig, with_method
 
-    over = {
+    over: dict[str, object] = {
         "epochs": request.epochs,
         "eps": request.eps,
         "n_prompts": request.n_prompts,
@@ -180,6 +249,9 @@ def _config(request: TrainRequest) -> PlotTALConfig:
         "ot_weight": request.ot_weight,
         "seed": request.seed,
     }
+    text_init = names_meaningful if request.text_init is None else request.text_init
+    if text_init and request.method in ("plot-tal", "coop", "sot-glp"):
+        over["ctx_init"] = CTX_INIT_TEMPLATE
     return with_method(PlotTALConfig(), request.method, **{k: v for k, v in over.items() if v is not None})
 
 
@@ -194,7 +266,8 @@ def train(ctx: JobContext, request: TrainRequest) -> TrainResult:
 
 
 def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
-    from otcore.methods.plot_tal import TrainVideo, fit, save_model
+    from otcore.jobs.clip_pair import features_identity, one_encoder, text_tower_for
+    from otcore.methods.plot_tal import METHODS, TrainVideo, fit, save_model
     from otcore.store.edits import EditLog
     from otcore.types import Segment
     from otcore.video.cache import load_video_features
@@ -202,22 +275,29 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     store, settings = ctx.store, ctx.job_settings
     project_id = _project_id(ctx, request.project_id)
     method = request.method
-    config = _config(request)
+    if method not in (*METHODS, "sot-glp"):
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join((*METHODS, 'sot-glp'))}")
     log = EditLog(store)
     videos = store.list_videos(project_id)
     marks = {v.id: log.segments(v.id, sources=_TRAIN_SOURCES) for v in videos}
+    if not any(marks.values()):
+        raise ValueError("no marked segments in this project: mark a few segments of each label, then train")
     labels = sorted(set(request.labels or {s.label for segs in marks.values() for s in segs}))
     wanted = None if request.video_ids is None else set(request.video_ids)
     chosen = [v for v in videos if (wanted is None or v.id in wanted)]
     ctx.progress(0.0, "loading features")
     train_videos: list[TrainVideo] = []
+    identities = []
+    marked_without_features = 0
     for v in chosen:
         segs = [s for s in marks.get(v.id, []) if s.label in labels]
         if not segs:
             continue
         feats = load_video_features(store, store.data_dir or settings.data_dir, v.id)
         if feats is None:
+            marked_without_features += 1
             continue
+        identities.append((v.filename, features_identity(store, v.id)))
         train_videos.append(
             TrainVideo(
                 feats.features.float(),
@@ -227,10 +307,22 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
             )
         )
     if not train_videos:
+        if marked_without_features:
+            raise ValueError(
+                f"the marked videos ({marked_without_features}) have no features yet: extract their "
+                "features (Videos page or otstudio add) before training"
+            )
         raise ValueError(
-            "no video with features and marked segments of the chosen labels: mark some segments "
-            "and extract features first"
+            "no video with features and marked segments of the chosen labels "
+            f"({', '.join(labels) or 'none'}): mark some segments of those labels first"
         )
+    identity = one_encoder(identities)
+    paired = None
+    if method != "prototype" or identity is not None:
+        ctx.progress(0.0, "loading the text tower")
+        paired = text_tower_for(settings, identity)
+    names_meaningful = bool(paired and paired.names_meaningful)
+    config = _config(request, names_meaningful)
     labels = [c for c in labels if any(s.label == c for tv in train_videos for s in tv.segments)]
     history: list[dict[str, float]] = []
 
@@ -240,24 +332,34 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         ctx.check_cancelled()
 
     t0 = time.perf_counter()
-    model = fit(train_videos, labels, config, progress=progress)
+    model = fit(train_videos, labels, config, tower=paired.tower if paired else None, progress=progress)
     train_seconds = time.perf_counter() - t0
+    ctx.check_cancelled()
+    tower_id = paired.tower_id if paired else "none (prototypes)"
+    text_weights = paired.identity.weights_id if paired and paired.identity else None
+    identity_meta = {
+        "text_tower": tower_id,
+        "text_weights_id": text_weights,
+        "names_meaningful": names_meaningful,
+        "features_model_id": identity.model_id if identity else None,
+        "features_weights_id": identity.weights_id if identity else None,
+    }
     key = hashlib.sha256(
         json.dumps({"job": ctx.job_id, "labels": labels, "method": method, "t": time.time()}).encode()
     ).hexdigest()[:16]
     path = Path(settings.models_dir) / f"fewshot_{method}_job{ctx.job_id}_{key}.pt"
-    save_model(model, path, meta={"project_id": project_id, "labels": labels, "method": method})
+    meta = {"project_id": project_id, "labels": labels, "method": method, **identity_meta}
+    predictions = None
+    pending: list[_Pending] = []
+    if request.predict:
+        pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
+    ctx.check_cancelled()  # nothing stored changes before this point
+    save_model(model, path, meta=meta)
     model_path = data_relative(settings.data_dir, path)
-    art = store.add_artifact(
-        MODEL_KIND,
-        key,
-        model_path,
-        {"project_id": project_id, "labels": labels, "method": method, "job_id": ctx.job_id},
-    )
+    art = store.add_artifact(MODEL_KIND, key, model_path, {**meta, "job_id": ctx.job_id})
     n_segments = sum(len(tv.segments) for tv in train_videos)
-    predictions = (
-        _predict_videos(ctx, model, method, project_id, None, start=0.8) if request.predict else None
-    )
+    if request.predict:
+        predictions = _write_predictions(ctx, pending, method, _proposal_settings(request))
     ctx.progress(1.0, f"done: {len(labels)} labels, {n_segments} marks")
     return TrainResult(
         model_path=model_path,
@@ -270,49 +372,102 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         history=tuple(history),
         final_loss=history[-1]["loss"] if history else None,
         predictions=predictions,
+        text_tower=tower_id,
+        text_weights_id=text_weights,
+        names_meaningful=names_meaningful,
     )
 
 
-def _predict_videos(
+@dataclass(frozen=True)
+class _Pending:
+    video_id: int
+    fps: float
+    prediction: object | None  # otcore.types.Prediction; None when the video has no features
+    class_names: tuple[str, ...]
+    levels: int
+
+
+@dataclass(frozen=True)
+class _ProposalSettings:
+    min_score: float
+    nms_iou: float | None
+    marked_overlap: float
+
+
+def _proposal_settings(request: TrainRequest | PredictRequest) -> _ProposalSettings:
+    return _ProposalSettings(
+        PROPOSAL_MIN_SCORE if request.min_score is None else float(request.min_score),
+        PROPOSAL_NMS_IOU if request.nms_iou is None else (float(request.nms_iou) or None),
+        MARKED_OVERLAP if request.marked_overlap is None else float(request.marked_overlap),
+    )
+
+
+def _infer_videos(
     ctx: JobContext,
     model: FewShotTAL,
     method: str,
     project_id: int,
     video_ids: tuple[int, ...] | None,
     start: float = 0.0,
-) -> dict[int, VideoPredictions]:
+) -> list[_Pending]:
+    """Run the model on the project's videos (nothing is written)."""
     from otcore.methods.plot_tal import predict as run_model
-    from otcore.store.edits import EditLog
-    from otcore.store.predictions import SavedPrediction, save_prediction
     from otcore.video.cache import load_video_features
 
     store, settings = ctx.store, ctx.job_settings
-    log = EditLog(store)
-    min_score, max_per_label = PROPOSAL_MIN_SCORE, PROPOSALS_PER_LABEL
     videos = store.list_videos(project_id)
     if video_ids is not None:
         wanted = set(video_ids)
         videos = [v for v in videos if v.id in wanted]
-    out: dict[int, VideoPredictions] = {}
+    out: list[_Pending] = []
     for i, v in enumerate(videos):
         ctx.check_cancelled()
         ctx.progress(start + (1 - start) * i / max(1, len(videos)), f"predicting video {i + 1}/{len(videos)}")
         feats = load_video_features(store, store.data_dir or settings.data_dir, v.id)
         if feats is None:
-            out[v.id] = VideoPredictions(n_segments=0, plans_path=None, skipped="no features")
+            out.append(_Pending(v.id, 0.0, None, (), 0))
             continue
         pred = run_model(model, feats.features.float(), float(feats.fps))
-        ids = log.replace_predictions(
-            v.id, select_proposals(pred.segments, min_score, max_per_label), method=method
+        out.append(_Pending(v.id, float(feats.fps), pred, tuple(model.class_names), int(model.config.levels)))
+    return out
+
+
+def _write_predictions(
+    ctx: JobContext, pending: list[_Pending], method: str, chosen: _ProposalSettings
+) -> dict[int, VideoPredictions]:
+    """Replace each video's proposals by the new model's and save its prediction file."""
+    from otcore.store.edits import EditLog
+    from otcore.store.predictions import SavedPrediction, save_prediction
+    from otcore.types import Prediction
+
+    store, settings = ctx.store, ctx.job_settings
+    log = EditLog(store)
+    out: dict[int, VideoPredictions] = {}
+    for item in pending:
+        if item.prediction is None:
+            out[item.video_id] = VideoPredictions(n_segments=0, plans_path=None, skipped="no features")
+            continue
+        pred = item.prediction
+        assert isinstance(pred, Prediction)
+        marked = log.segments(item.video_id, sources=_TRAIN_SOURCES)
+        proposals = select_proposals(
+            pred.segments,
+            chosen.min_score,
+            PROPOSALS_PER_LABEL,
+            nms_iou=chosen.nms_iou,
+            marked=marked,
+            marked_overlap=chosen.marked_overlap,
         )
+        ids = log.replace_predictions(item.video_id, proposals, method=method)
         saved = SavedPrediction.of(
-            pred,
-            float(feats.fps),
-            class_names=list(model.class_names),
-            meta={"method": method, "levels": int(model.config.levels)},
+            pred, item.fps, class_names=list(item.class_names), meta={"method": method, "levels": item.levels}
         )
-        path = save_prediction(settings.results_dir / f"fewshot_job{ctx.job_id}_video{v.id}.npz", saved)
-        out[v.id] = VideoPredictions(n_segments=len(ids), plans_path=data_relative(settings.data_dir, path))
+        path = save_prediction(
+            settings.results_dir / f"fewshot_job{ctx.job_id}_video{item.video_id}.npz", saved
+        )
+        out[item.video_id] = VideoPredictions(
+            n_segments=len(ids), plans_path=data_relative(settings.data_dir, path)
+        )
     return out
 
 
@@ -335,6 +490,8 @@ def _predict(ctx: JobContext, request: PredictRequest) -> PredictResult:
     model = load_model(data_path(settings.data_dir, path))
     method = request.method or ("sot-glp" if model.glp is not None else model.config.method)
     project_id = _project_id(ctx, request.project_id)
-    preds = _predict_videos(ctx, model, method, project_id, request.video_ids)
+    pending = _infer_videos(ctx, model, method, project_id, request.video_ids)
+    ctx.check_cancelled()
+    preds = _write_predictions(ctx, pending, method, _proposal_settings(request))
     ctx.progress(1.0, f"done: {len(preds)} videos")
     return PredictResult(model_path=str(path), method=method, predictions=preds)

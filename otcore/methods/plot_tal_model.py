@@ -74,6 +74,7 @@ class PlotTALConfig:
     text_model: str = "otstudio-tiny"
     text_pretrained: str | None = None
     text_weights_file: str | None = None
+    ctx_init: str = ""  # "" random contexts; else a template ("a photo of a") they start from
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -349,6 +350,11 @@ def build_model(
     if tower is None:
         tower = load_text_tower(config.text_model, config.text_pretrained, config.text_weights_file, seed=0)
     prompts = PromptEncoder.from_tower(
-        tower, class_names, n_prompts=config.prompts_per_class, n_ctx=config.n_ctx, generator=gen
+        tower,
+        class_names,
+        n_prompts=config.prompts_per_class,
+        n_ctx=config.n_ctx,
+        generator=gen,
+        init_text=config.ctx_init or None,
     )
     return FewShotTAL(config, class_names, in_dim, tower.embed_dim, prompts)

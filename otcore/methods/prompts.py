@@ -9,7 +9,8 @@ Two small modules wired with explicit arguments (no global config):
   class ``c`` and prompt ``n`` the input sequence is ``[SOS] v_{c,n,1} .. v_{c,n,M} <name_c> . [EOT]``
   where the context vectors ``v`` (``M = n_ctx`` per prompt, width ``W``) are learnable and randomly
   initialised (``N(0, 0.02^2)``, CoOp), and the class-name tokens go through the frozen token
-  embedding. ``shared_context=True`` uses one context per prompt index shared by all classes
+  embedding (``init_text="a photo of a"``: the context starts from that template's word embeddings
+  plus the same noise, CoOp's initialisation). ``shared_context=True`` uses one context per prompt index shared by all classes
   (CoOp "unified context").
 
 ``PromptEncoder`` chains the two and returns L2-normalised prompt features ``G`` ``[C, N, E]``.
@@ -153,6 +154,7 @@ class PromptLearner(nn.Module):
         shared_context: bool = False,
         init_std: float = 0.02,
         generator: torch.Generator | None = None,
+        init_text: str | None = None,
     ) -> None:
         super().__init__()
         if not class_names:
@@ -165,6 +167,12 @@ class PromptLearner(nn.Module):
         C, N = len(class_names), self.n_prompts
         shape = (1 if shared_context else C, N, self.n_ctx, width)
         ctx = torch.randn(shape, generator=generator) * init_std
+        if init_text:  # CoOp's "a photo of a" initialisation: the template's word embeddings + noise
+            ids = tokenizer([init_text])[0]
+            words = ids[1 : int(ids.argmax())][: self.n_ctx]
+            with torch.no_grad():
+                emb0 = token_embedding(words.to(token_embedding.weight.device)).detach().cpu()
+            ctx[:, :, : emb0.shape[0]] += emb0.to(ctx.dtype)
         self.ctx = nn.Parameter(ctx.to(token_embedding.weight.device))
         placeholder = " ".join(["X"] * self.n_ctx)
         texts = [f"{placeholder} {name.replace('_', ' ')}." for name in class_names]
@@ -205,6 +213,7 @@ class PromptEncoder(nn.Module):
         n_ctx: int = 4,
         shared_context: bool = False,
         generator: torch.Generator | None = None,
+        init_text: str | None = None,
     ) -> PromptEncoder:
         """Wire a learner and an encoder around ``tower`` (frozen weights are shared, not copied)."""
         learner = PromptLearner(
@@ -215,6 +224,7 @@ class PromptEncoder(nn.Module):
             n_ctx=n_ctx,
             shared_context=shared_context,
             generator=generator,
+            init_text=init_text,
         )
         return cls(learner, TextEncoder(tower.model))
 

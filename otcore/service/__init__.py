@@ -9,6 +9,7 @@ reads a result without importing a job module.
 from otcore.jobs.builtin import SleepRequest, SleepResult
 from otcore.jobs.extract import ExtractRequest, ExtractResult
 from otcore.jobs.fewshot import PredictRequest, PredictResult, TrainRequest, TrainResult, VideoPredictions
+from otcore.jobs.foreground import ForegroundRun, run_foreground
 from otcore.jobs.phases import (
     AlignRequest,
     AlignResult,
@@ -19,6 +20,7 @@ from otcore.jobs.phases import (
     WeakResult,
     WeakVideo,
 )
+from otcore.jobs.zeroshot import ZeroShotRequest, ZeroShotResult
 from otcore.service.jobs import (
     ALIGN_PLAN,
     PHASE_PLAN,
@@ -38,7 +40,9 @@ from otcore.service.jobs import (
     submit_prediction,
     submit_sleep,
     submit_training,
+    submit_zeroshot,
 )
+from otcore.service.towers import TowerStatus, text_tower_status
 from otcore.service.transfer import export_from_store, import_into_store
 from otcore.service.videos import (
     DEMO_PROJECT,
@@ -88,6 +92,11 @@ __all__ = [
     # jobs
     "submit_training",
     "submit_prediction",
+    "submit_zeroshot",
+    "run_foreground",
+    "ForegroundRun",
+    "text_tower_status",
+    "TowerStatus",
     "submit_phases",
     "submit_alignment",
     "submit_foreground",
@@ -113,6 +122,8 @@ __all__ = [
     "PredictRequest",
     "PredictResult",
     "VideoPredictions",
+    "ZeroShotRequest",
+    "ZeroShotResult",
     "PhasesRequest",
     "PhasesResult",
     "PhasesVideo",

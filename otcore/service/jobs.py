@@ -21,12 +21,14 @@ if TYPE_CHECKING:
     from otcore.jobs.fewshot import PredictRequest, PredictResult, TrainRequest, TrainResult
     from otcore.jobs.phases import AlignRequest, PhasesRequest, WeakRequest
     from otcore.jobs.spec import JobRequest
+    from otcore.jobs.zeroshot import ZeroShotRequest
     from otcore.store import JobInfo, Store
     from otcore.store.predictions import SavedPrediction
 
 __all__ = [
     "submit_training",
     "submit_prediction",
+    "submit_zeroshot",
     "submit_phases",
     "submit_alignment",
     "submit_foreground",
@@ -63,6 +65,11 @@ def submit_training(store: Store, request: TrainRequest, project_id: int | None 
 
 def submit_prediction(store: Store, request: PredictRequest, project_id: int | None = None) -> int:
     """Queue ``predict_fewshot``; returns the job id."""
+    return _submit(store, request, project_id if project_id is not None else request.project_id)
+
+
+def submit_zeroshot(store: Store, request: ZeroShotRequest, project_id: int | None = None) -> int:
+    """Queue ``propose_zeroshot`` (proposals from label names); returns the job id."""
     return _submit(store, request, project_id if project_id is not None else request.project_id)
 
 
