@@ -11,14 +11,15 @@ import importlib
 import sys
 from collections.abc import Callable
 
-__all__ = ["main", "COMMANDS", "EVAL_COMMANDS"]
+__all__ = ["main", "add_main", "COMMANDS", "EVAL_COMMANDS"]
 
 # command -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "add": ("otcore.cli:add_main", "add videos to a project: otstudio add VIDEO... --project NAME"),
     "extract": ("otcore.video.cli:main", "extract features of a video file: otstudio extract VIDEO --fps 2"),
     "worker": ("otcore.jobs.worker:main", "run the background job worker"),
-    "import": ("otcore.formats.cli:import_main", "import annotations into a project"),
-    "export": ("otcore.formats.cli:export_main", "export a project's annotations"),
+    "import": ("otcore.transfer:import_main", "import annotations into a project"),
+    "export": ("otcore.transfer:export_main", "export a project's annotations"),
     "eval": ("otcore.cli:eval_main", "evaluate a method on real data (fewshot|segment|decode|align|weak)"),
     "demo": ("otcore.service:demo_main", "create the demo project in the data dir"),
 }
@@ -60,6 +61,63 @@ def _dispatch(table: dict[str, tuple[str, str]], prog: str, argv: list[str]) -> 
     except SettingsError as exc:  # a bad OTSTUDIO_* value: one line, no traceback
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
+
+
+def add_main(argv: list[str]) -> int:
+    """``otstudio add VIDEO... --project NAME [--fps F] [--no-extract] [--data-dir D]``: the Videos
+    page's ingest as a command. Each file is copied into the data dir (hashed, probed,
+    deduplicated), registered in the project (created if missing) and, unless ``--no-extract``,
+    its feature extraction is queued at ``--fps``. A bad file gets a one-line message and leaves
+    nothing behind; the others are still added. Exit code 0 when every file was added (or was
+    there already), 1 otherwise, 2 for bad arguments."""
+    import argparse
+
+    from otcore.video.cli import _fps
+
+    ap = argparse.ArgumentParser(prog="otstudio add", description=add_main.__doc__)
+    ap.add_argument("videos", nargs="+", help="video files")
+    ap.add_argument("--project", required=True, help="project name (created if missing)")
+    ap.add_argument("--fps", type=_fps, default=2.0, help="feature sampling rate (default 2)")
+    ap.add_argument("--no-extract", action="store_true", help="do not queue feature extraction")
+    ap.add_argument(
+        "--data-dir", default=None, help="otstudio data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)"
+    )
+    args = ap.parse_args(argv)
+    name = args.project.strip()
+    if not name or len(name) > 200 or any(not c.isprintable() for c in name):
+        print("otstudio add: --project must be printable text of 1 to 200 characters", file=sys.stderr)
+        return 2
+    from otcore.service import add_video, open_store
+    from otcore.settings import load_settings
+    from otcore.video.errors import VideoError
+
+    try:
+        settings = load_settings(args.data_dir)
+        store = open_store(settings)
+    except Exception as exc:  # noqa: BLE001 - a bad setting or database: one line, no traceback
+        print(f"otstudio add: {exc}", file=sys.stderr)
+        return 1
+    failed = 0
+    try:
+        project = store.ensure_project(name)
+        for path in args.videos:
+            try:
+                added = add_video(
+                    store, settings, project.id, path, extract=not args.no_extract, fps=args.fps
+                )
+            except (VideoError, OSError) as exc:
+                failed += 1
+                print(f"otstudio add: {path}: {exc}", file=sys.stderr)
+                continue
+            v = added.video
+            what = "already in the project as" if added.duplicate else "added"
+            job = f", extraction job {added.job_id} queued at {args.fps:g} fps" if added.job_id else ""
+            print(
+                f"{what} {v.filename} (video {v.id}, {v.duration or 0:.1f} s, {v.n_frames or '?'} frames){job}"
+            )
+    finally:
+        store.close()
+    return 1 if failed else 0
 
 
 def eval_main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from otcore.formats.frames import frame_span
 from otcore.store import EditLog
 from ui.common import get_store, require_project
 from ui.timeline import SHORTCUTS, render_timeline, video_frame_times
@@ -100,8 +101,9 @@ st.subheader(f"Segments ({len(segments)})")
 if segments:
     starts = np.asarray([s.start for s in segments])
     ends = np.asarray([s.end for s in segments])
-    first = np.searchsorted(times, starts + 1e-6, side="right") - 1
-    last = np.searchsorted(times, ends - 1e-6, side="right") - 1
+    spans = [frame_span(times, s.start, s.end) for s in segments]  # frames whose own time is inside
+    first = np.asarray([a for a, _ in spans])
+    last = np.asarray([b - 1 for _, b in spans])
     st.dataframe(
         pd.DataFrame(
             {

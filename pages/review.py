@@ -10,7 +10,7 @@ from otcore.formats import FORMATS
 from otcore.review import proposals_by_uncertainty, rank_videos
 from otcore.store import EditLog
 from ui.common import get_store, require_project
-from ui.review import EXPORT_FORMATS, export_bundle, import_upload, report_rows
+from ui.review import EXPORT_FORMATS, export_bundle, flag_rows, import_upload, report_rows
 
 st.title("Review & Export")
 
@@ -249,6 +249,7 @@ with import_tab:
         "Create placeholder videos for names not in the project", value=False, key="import_create"
     )
     if st.button("Import", key="import_run", disabled=up is None) and up is not None:
+        bar = st.progress(0.0, text="Importing…")
         try:
             st.session_state["import_report"] = import_upload(
                 store,
@@ -260,14 +261,18 @@ with import_tab:
                 create_videos=create,
                 strict_labels=strict,
                 source=isource,
+                progress=lambda f, m: bar.progress(min(1.0, f), text=m),
             )
         except Exception as e:  # noqa: BLE001 - a file we cannot read is reported, not raised
             st.session_state.pop("import_report", None)
-            st.error(f"Import failed: {e}")
+            st.error(f"Import failed, nothing was stored: {e}")
+        bar.empty()
     report = st.session_state.get("import_report")
     if report is not None:
         (st.success if not report.skipped else st.warning)(
-            f"Imported {report.imported} segments; skipped {len(report.skipped)}"
+            f"Imported {report.imported} segments in {report.videos} videos"
+            + (f" ({report.videos_created} new placeholder videos)" if report.videos_created else "")
+            + f"; skipped {len(report.skipped)}"
             + (f"; clipped {report.clipped} to the video bounds" if report.clipped else "")
             + "."
         )
@@ -275,3 +280,10 @@ with import_tab:
             counts = report.counts()
             st.markdown("\n".join(f"- **{reason}**: {n}" for reason, n in sorted(counts.items())))
             st.dataframe(pd.DataFrame(report_rows(report)), hide_index=True, width="stretch")
+        if report.flagged:
+            st.info(
+                f"Kept but flagged: {len(report.flagged)} ("
+                + ", ".join(f"{reason}: {n}" for reason, n in sorted(report.flag_counts().items()))
+                + ")."
+            )
+            st.dataframe(pd.DataFrame(flag_rows(report)), hide_index=True, width="stretch")

@@ -1,16 +1,16 @@
 """Export/import glue for the Review & Export page (no streamlit: testable on its own).
 
-Export writes through :func:`otcore.formats.cli.export_from_store` into a temporary folder
+Export writes through :func:`otcore.transfer.export_from_store` into a temporary folder
 and hands back one downloadable file (the file itself, or a ``.zip`` when the format writes
-several files: THUMOS per class, per-frame files per video, ...). Import saves an upload
-(a file, or a ``.zip`` of a folder) to a temporary folder and runs
-:func:`otcore.formats.cli.import_into_store`, returning its :class:`ImportReport`.
+several files: THUMOS per class, per-frame files per video, ...); every name in it comes from
+the one sanitiser (:func:`otcore.formats.names.safe_name`). Import saves an upload (a file, or
+a ``.zip`` of a folder, extracted within caps) to a temporary folder and runs
+:func:`otcore.transfer.import_into_store`, returning its :class:`ImportReport`.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from otcore.store import Store
 
-__all__ = ["ExportBundle", "EXPORT_FORMATS", "export_bundle", "import_upload", "report_rows"]
+__all__ = ["ExportBundle", "EXPORT_FORMATS", "export_bundle", "import_upload", "report_rows", "flag_rows"]
 
 #: format -> (file name suffix for a single-file export, what it is)
 EXPORT_FORMATS: dict[str, tuple[str, str]] = {
@@ -46,7 +46,9 @@ class ExportBundle:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "project"
+    from otcore.formats.names import safe_name
+
+    return safe_name(name, fallback="project").replace(" ", "_")
 
 
 def export_bundle(
@@ -59,7 +61,8 @@ def export_bundle(
     **opts: Any,
 ) -> ExportBundle:
     """Export the project's active segments (only ``sources`` if given) in ``fmt``."""
-    from otcore.formats.cli import export_from_store
+    from otcore.formats.names import safe_name
+    from otcore.transfer import export_from_store
 
     project = store.get_project(project_id)
     if project is None:
@@ -88,7 +91,8 @@ def export_bundle(
         names = []
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in sorted(files):
-                arc = f.relative_to(root).as_posix() if f.is_relative_to(root) else f.name
+                rel = f.relative_to(root).parts if f.is_relative_to(root) else (f.name,)
+                arc = "/".join(safe_name(part) for part in rel)
                 zf.write(f, f"{base}/{arc}")
                 names.append(f"{base}/{arc}")
         return ExportBundle(f"{base}.zip", buf.getvalue(), "application/zip", tuple(names))
@@ -105,29 +109,25 @@ def import_upload(
     create_videos: bool = False,
     strict_labels: bool = True,
     source: str = "manual",
+    on_outside: str = "keep",
+    progress: Any = None,
 ) -> Any:
-    """Import an uploaded annotation file (or a ``.zip`` of a folder) into the project;
-    returns the :class:`otcore.formats.ImportReport` (imported count and every skipped item
-    with its reason: unknown video, label not in project, times outside the video, ...)."""
-    from otcore.formats.cli import import_into_store
+    """Import an uploaded annotation file (or a ``.zip`` of a folder, extracted within the caps
+    of :class:`otcore.formats.safezip.ZipLimits`) into the project; returns the
+    :class:`otcore.formats.ImportReport` (imported count, every skipped item with its reason:
+    unknown video, label not in project, ..., and every flagged one: times past the video,
+    overlaps, duplicates). A bad file raises :class:`otcore.formats.FormatError` with a message
+    and stores nothing."""
+    from otcore.formats.names import safe_name
+    from otcore.transfer import import_into_store
 
     project = store.get_project(project_id)
     if project is None:
         raise LookupError(f"no project with id {project_id}")
-    safe = Path(filename).name or "upload"
+    safe = safe_name(filename, fallback="upload")
     with tempfile.TemporaryDirectory(prefix="otstudio-import-") as tmp:
         target = Path(tmp) / safe
         target.write_bytes(data)
-        if safe.lower().endswith(".zip"):
-            folder = Path(tmp) / "unzipped"
-            with zipfile.ZipFile(target) as zf:
-                for member in zf.infolist():
-                    dest = (folder / member.filename).resolve()
-                    if not dest.is_relative_to(folder.resolve()):
-                        raise ValueError(f"unsafe path in zip: {member.filename}")
-                zf.extractall(folder)
-            entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            target = entries[0] if len(entries) == 1 and entries[0].is_dir() else folder
         return import_into_store(
             store,
             target,
@@ -137,12 +137,20 @@ def import_upload(
             create_videos=create_videos,
             strict_labels=strict_labels,
             source=source,
+            on_outside=on_outside,
             user="import",
+            progress=progress,
         )
 
 
-def report_rows(report: Any) -> list[dict[str, Any]]:
-    """The skipped items of an import report as table rows."""
+def flag_rows(report: Any) -> list[dict[str, Any]]:
+    """The kept-but-flagged items of an import report (overlaps, duplicates, past the video)."""
+    return report_rows(report, flagged=True)
+
+
+def report_rows(report: Any, flagged: bool = False) -> list[dict[str, Any]]:
+    """The skipped items (or, with ``flagged``, the flagged ones) of an import report as table rows."""
+    items = report.flagged if flagged else report.skipped
     return [
         {
             "reason": s.reason,
@@ -153,5 +161,5 @@ def report_rows(report: Any) -> list[dict[str, Any]]:
             "where": s.where,
             "detail": s.detail,
         }
-        for s in report.skipped
+        for s in items
     ]

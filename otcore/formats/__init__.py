@@ -3,8 +3,8 @@
 ``read(path, fmt="auto", known_videos=None, known_labels=None) -> (AnnotationSet, ImportReport)``
 and ``write(annotations, path, fmt, fps=None, ...)``; formats ``activitynet``, ``thumos``,
 ``csv``, ``frames``, ``labelstudio``, ``eaf``, ``vtt``. Times are seconds everywhere; frames are
-converted with a given real fps only. The store-aware command line lives in
-:mod:`otcore.formats.cli`.
+converted with the video's decoded frame times or a given real fps only. Nothing here knows
+the store: the bridge to it (and the ``import``/``export`` commands) is :mod:`otcore.transfer`.
 """
 
 from otcore.formats.io import FORMATS, detect_format, read, write
@@ -16,6 +16,7 @@ from otcore.formats.model import (
     AnnotationSet,
     FormatError,
     FpsRequiredError,
+    ImportRejected,
     ImportReport,
     SkippedItem,
     VideoAnnotations,
@@ -35,6 +36,7 @@ __all__ = [
     "SkippedItem",
     "FormatError",
     "FpsRequiredError",
+    "ImportRejected",
     "UNKNOWN_VIDEO",
     "UNKNOWN_LABEL",
     "OUTSIDE_VIDEO",

@@ -8,7 +8,6 @@ chosen fps), ``labelstudio`` (TimelineLabels, frames at the real fps), ``eaf`` (
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from otcore.formats.eaf import read_eaf, write_eaf
 from otcore.formats.frames import read_frames, write_frames
 from otcore.formats.labelstudio import looks_like_labelstudio, read_labelstudio, write_labelstudio
 from otcore.formats.model import AnnotationSet, FormatError, ImportReport, VideoMeta
+from otcore.formats.names import WrittenFiles
+from otcore.formats.text import check_encoding, load_json
 from otcore.formats.thumos import looks_like_thumos_line, read_thumos, write_thumos
 from otcore.formats.vtt import read_vtt, write_vtt
 
@@ -41,18 +42,20 @@ FORMATS: dict[str, tuple[Reader, Writer]] = {
 
 
 def _first_line(path: Path) -> str:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.strip():
-                return line.strip()
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            for n, line in enumerate(fh):
+                if line.strip():
+                    return line.strip()[:1000]
+                if n > 1000:
+                    break
+    except OSError as exc:
+        raise FormatError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return ""
 
 
-def _detect_json(path: Path) -> str:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc})") from exc
+def _detect_json(path: Path, encoding: str | None = None) -> str:
+    doc = load_json(path, encoding)
     if looks_like_labelstudio(doc):
         return "labelstudio"
     if looks_like_activitynet(doc):
@@ -74,7 +77,7 @@ def _detect_text(path: Path) -> str:
     return "frames"
 
 
-def detect_format(path: str | Path) -> str:
+def detect_format(path: str | Path, encoding: str | None = None) -> str:
     """Guess the format of a file or folder from extensions, then content."""
     p = Path(path)
     if p.is_dir():
@@ -94,7 +97,7 @@ def detect_format(path: str | Path) -> str:
         raise FormatError(f"{p} does not exist")
     ext = p.suffix.lower()
     if ext == ".json":
-        return _detect_json(p)
+        return _detect_json(p, encoding)
     if ext == ".csv":
         return "csv"
     if ext == ".eaf":
@@ -103,7 +106,7 @@ def detect_format(path: str | Path) -> str:
         return "vtt"
     head = _first_line(p)
     if head.startswith(("{", "[")):
-        return _detect_json(p)
+        return _detect_json(p, encoding)
     return _detect_text(p)
 
 
@@ -114,8 +117,11 @@ def read(
     known_labels: Iterable[str] | None = None,
     *,
     fps: float | None = None,
-    on_outside: OutsidePolicy = "skip",
+    on_outside: OutsidePolicy = "keep",
     tolerance: float | None = None,
+    encoding: str | None = None,
+    accept_unknown: bool = False,
+    skip_duplicates: bool = False,
     **opts: Any,
 ) -> tuple[AnnotationSet, ImportReport]:
     """Read annotations from ``path`` (file or folder) into seconds, with a report of what was skipped.
@@ -126,23 +132,38 @@ def read(
     outside are skipped as "label not in project". ``fps``: frame rate of frame-based files
     (``frames``: the chosen rate; ``labelstudio``: overrides the task's fps); otherwise the
     file's or the known video's fps is used, and :class:`FpsRequiredError` is raised if none.
-    ``on_outside``/``tolerance``: see :func:`otcore.formats.base.assemble`. Extra ``opts`` go to
-    the format reader (e.g. ``background=`` for ``frames``).
+    ``on_outside``/``tolerance``/``accept_unknown``/``skip_duplicates``: see
+    :func:`otcore.formats.base.assemble`. ``encoding``: of text files (default UTF-8, strictly).
+    Extra ``opts`` go to the format reader (e.g. ``background=`` for ``frames``).
     """
     p = Path(path)
     if not p.exists():
         raise FormatError(f"{p} does not exist")
-    name = detect_format(p) if fmt == "auto" else fmt
+    check_encoding(encoding)
+    if fps is not None and not (0 < fps <= 1000):
+        raise FormatError(f"fps must be a number in (0, 1000], got {fps!r}")
+    name = detect_format(p, encoding) if fmt == "auto" else fmt
     if name not in FORMATS:
         raise FormatError(f"unknown format {name!r}; choose one of {', '.join(FORMATS)}")
     known = normalize_known_videos(known_videos)
-    raw = FORMATS[name][0](p, ReadContext(fps=fps, known=known), **opts)
-    return assemble(raw, name, known, known_labels, on_outside, tolerance)
+    raw = FORMATS[name][0](
+        p, ReadContext(fps=fps, known=known, encoding=encoding, accept_unknown=accept_unknown), **opts
+    )
+    return assemble(
+        raw,
+        name,
+        known,
+        known_labels,
+        on_outside,
+        tolerance,
+        accept_unknown=accept_unknown,
+        skip_duplicates=skip_duplicates,
+    )
 
 
 def write(
     annotations: AnnotationSet, path: str | Path, fmt: str, *, fps: float | None = None, **opts: Any
-) -> list[Path]:
+) -> WrittenFiles:
     """Write ``annotations`` (seconds) to ``path`` in format ``fmt``; returns the files written.
 
     Single-file formats (``activitynet``, ``csv``, ``labelstudio``) write ``path``; per-class
@@ -151,7 +172,12 @@ def write(
     ``fps`` if given, else each video's fps (:class:`FpsRequiredError` if neither). Extra options:
     ``activitynet``: ``style="database"|"bsn"``, ``subset``; ``thumos``: ``suffix``;
     ``frames``: ``background``, ``extension``; ``labelstudio``: ``from_name``, ``to_name``.
+    Every file name written inside a folder comes from :func:`otcore.formats.names.safe_name`;
+    the result lists the files, and ``.renamed`` what the sanitiser changed.
     """
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return FORMATS[fmt][1](annotations, Path(path), fps=fps, **opts)
+    if fps is not None and not (0 < fps <= 1000):
+        raise FormatError(f"fps must be a number in (0, 1000], got {fps!r}")
+    got = FORMATS[fmt][1](annotations, Path(path), fps=fps, **opts)
+    return got if isinstance(got, WrittenFiles) else WrittenFiles(list(got))

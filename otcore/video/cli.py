@@ -8,10 +8,36 @@ with code 2 and a message on stderr.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "MAX_SAMPLE_FPS", "MAX_BATCH"]
+
+
+#: Bounds of ``--fps`` (sampled frames per second) and ``--batch`` (frames per encoder batch).
+MAX_SAMPLE_FPS = 240.0
+MAX_BATCH = 4096
+
+
+def _fps(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v) or not 0 < v <= MAX_SAMPLE_FPS:
+        raise argparse.ArgumentTypeError(f"must be a finite number in (0, {MAX_SAMPLE_FPS:g}], got {text!r}")
+    return v
+
+
+def _batch(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= v <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_BATCH}, got {text!r}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     ap.add_argument("video", help="video file (mp4, mkv, avi, webm, ...)")
-    ap.add_argument("--fps", type=float, default=2.0, help="sampled frames per second (default 2)")
+    ap.add_argument(
+        "--fps",
+        type=_fps,
+        default=2.0,
+        help=f"sampled frames per second, in (0, {MAX_SAMPLE_FPS:g}] (default 2)",
+    )
     ap.add_argument("--model", default=None, help="open_clip model name (default: setting, ViT-B-32)")
     ap.add_argument(
         "--pretrained",
@@ -35,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--data-dir", default=None, help="otstudio data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)"
     )
-    ap.add_argument("--batch", type=int, default=32, help="frames per encoder batch (default 32)")
+    ap.add_argument(
+        "--batch", type=_batch, default=32, help=f"frames per encoder batch, 1 to {MAX_BATCH} (default 32)"
+    )
     ap.add_argument("--backend", default=None, choices=["auto", "decord", "pyav"], help="video decoder")
     ap.add_argument("--device", default=None, help="torch device (default: automatic)")
     ap.add_argument("--quiet", action="store_true", help="no progress output")
@@ -59,9 +92,6 @@ def main(argv: list[str] | None = None) -> int:
     weights = args.weights or settings.clip_weights_file
     out_dir = Path(args.out) if args.out else settings.features_dir
     video = Path(args.video)
-    if args.fps <= 0:
-        print("otstudio extract: --fps must be positive", file=sys.stderr)
-        return 2
     try:
         info = probe(video, backend=args.backend)
     except VideoError as e:

@@ -252,7 +252,10 @@ def _pyav_header(p: Path) -> dict[str, Any]:
 
 
 def _pyav_frame_times(p: Path) -> np.ndarray:
-    """Presentation times (seconds, from 0) of all video frames, by demuxing packets only."""
+    """Presentation times (seconds, from 0) of all video frames, by demuxing packets only.
+
+    Packets the container marks as discarded (cut by an edit list) are skipped: the decoder
+    never outputs them, so these are exactly the timestamps PyAV decodes."""
     import av
 
     pts: list[int] = []
@@ -260,7 +263,7 @@ def _pyav_frame_times(p: Path) -> np.ndarray:
         s = c.streams.video[0]
         tb = s.time_base
         for pkt in c.demux(s):
-            if pkt.pts is not None and pkt.size > 0:
+            if pkt.pts is not None and pkt.size > 0 and not getattr(pkt, "is_discard", False):
                 pts.append(int(pkt.pts))
     if not pts:
         return np.zeros(0, dtype=np.float64)
@@ -474,10 +477,17 @@ def probe(path: str | os.PathLike[str], backend: str | None = None) -> VideoProb
 
 
 def frame_times(path: str | os.PathLike[str], backend: str | None = None) -> np.ndarray:
-    """Presentation time in seconds of every frame (from 0, ascending), ``float64 [n_frames]``."""
+    """Presentation time in seconds of every decoded frame (from 0, ascending), ``float64 [n_frames]``.
+
+    This is the one frame truth of the app (timeline steps, Annotate table, per-frame and Label
+    Studio files). In ``auto`` mode PyAV's packet demux answers first: it honours edit lists,
+    where decord also counts the frames an edit list cuts."""
     p = _check_file(path)
     errors: dict[str, BaseException] = {}
-    for b in _backend_order(backend):
+    order = _backend_order(backend)
+    if (backend or os.environ.get(BACKEND_ENV) or "auto").strip().lower() == "auto" and "pyav" in order:
+        order = ["pyav"] + [b for b in order if b != "pyav"]
+    for b in order:
         try:
             if b == "decord":
                 times = _decord_times(_decord_open(p))

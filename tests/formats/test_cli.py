@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from otcore.formats import VideoAnnotations, VideoMeta, read, write
-from otcore.formats.cli import ABSENT_STATUS, export_main, import_main
+from otcore.transfer import ABSENT_STATUS, export_main, import_main
 from otcore.types import Segment
 
 store_mod = pytest.importorskip("otcore.store")
@@ -116,6 +116,7 @@ def test_import_matches_existing_videos_and_reports(tmp_path: Path, data_dir: Pa
     src = tmp_path / "in.csv"
     write(ann, src, "csv")
     argv = [str(src), "--project", "p", "--data-dir", str(data_dir), "--strict-labels", "--no-create-videos"]
+    argv += ["--on-outside", "skip"]  # the default keeps segments past the video (flagged)
     assert import_main(argv) == 0
     out = capsys.readouterr().out
     assert "imported 1 segments in 1 videos" in out

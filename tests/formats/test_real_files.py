@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from otcore.formats import OUTSIDE_VIDEO, VideoMeta, read, segment_multiset, write
+from otcore.formats.model import EMPTY
 
 
 def _json_multiset(path: Path, ndigits: int = 3) -> tuple[Counter, Counter, dict[str, float]]:
@@ -41,8 +42,12 @@ def test_thumos_json_import_and_export_back(shared_data: Path, tmp_path: Path):
     assert report.fmt == "activitynet" and not report.skipped and not empty
     assert segment_multiset(ann) == good and report.imported == sum(good.values()) == 6365
     assert {v: va.duration for v, va in ann.items()} == durations
-    # default import: the 30 instances annotated beyond the end of their video are reported
-    ann_checked, rep = read(path)
+    # default import keeps the 30 instances annotated beyond the end of their video, and flags them
+    _, rep = read(path)
+    assert rep.imported == 6365 and not rep.skipped
+    assert rep.flag_counts()[OUTSIDE_VIDEO] == 30
+    # with --on-outside skip they are reported as skipped instead
+    ann_checked, rep = read(path, on_outside="skip")
     assert rep.counts() == {OUTSIDE_VIDEO: 30}
     assert rep.imported + 30 == 6365 and {s.video for s in rep.skipped} >= {"video_test_0000270"}
     # every seconds-based format reproduces the set to the millisecond
@@ -70,8 +75,9 @@ def test_activitynet_bsn_import_and_export_back(shared_data: Path, tmp_path: Pat
     path = shared_data / "activitynet13" / "anet_anno_action.json"
     good, empty, durations = _json_multiset(path, ndigits=6)
     ann, report = read(path, on_outside="keep")
-    # the only rows not imported are the zero-length ones, each reported as malformed
-    assert report.counts() == {"malformed row": sum(empty.values())} and sum(empty.values()) == 12
+    # the only rows not imported as segments are the zero-length ones: kept as metadata, flagged
+    assert not report.skipped and sum(empty.values()) == 12
+    assert report.flag_counts()[EMPTY] == 12
     assert segment_multiset(ann, 6) == good
     assert len(ann) == 19228 and {v: va.duration for v, va in ann.items()} == durations
     for fmt, name, kw in [
@@ -86,8 +92,8 @@ def test_activitynet_bsn_import_and_export_back(shared_data: Path, tmp_path: Pat
             assert {v: va.duration for v, va in back.items()} == durations
     back = _roundtrip(ann, tmp_path, "thumos", "txt")
     assert segment_multiset(back, 6) == good
-    # default import clips the rounding-level overruns and reports the real ones
-    _, rep = read(path)
+    # --on-outside skip clips the rounding-level overruns and reports the real ones
+    _, rep = read(path, on_outside="skip")
     assert rep.clipped > 0 and rep.counts().get(OUTSIDE_VIDEO, 0) < 10
 
 

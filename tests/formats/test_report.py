@@ -32,7 +32,12 @@ a.mp4,Jump,9.0,10.04,0.5,predicted
 def test_csv_bad_rows_are_reported(tmp_path: Path):
     p = tmp_path / "x.csv"
     p.write_text(CSV)
-    ann, rep = read(p, known_videos={"a.mp4": VideoMeta(duration=10.0, fps=25.0)}, known_labels={"Jump"})
+    ann, rep = read(
+        p,
+        known_videos={"a.mp4": VideoMeta(duration=10.0, fps=25.0)},
+        known_labels={"Jump"},
+        on_outside="skip",
+    )
     assert rep.imported == 2 and rep.clipped == 1
     assert ann["a.mp4"].segments == [Segment("Jump", 1.0, 2.0), Segment("Jump", 9.0, 10.0, 0.5)]
     assert ann["a.mp4"].sources == ["manual", "predicted"]
@@ -57,13 +62,17 @@ def test_outside_policies(tmp_path: Path):
     p = tmp_path / "x.csv"
     p.write_text("video,label,start,end\na,J,8,12\na,J,11,13\n")
     known = {"a": VideoMeta(duration=10.0)}
-    _, rep = read(p, known_videos=known)
+    # default: kept as given, flagged
+    ann, rep = read(p, known_videos=known)
+    assert ann["a"].segments == [Segment("J", 8, 12), Segment("J", 11, 13)] and not rep.skipped
+    assert rep.flag_counts() == {OUTSIDE_VIDEO: 2, "overlaps a same-label segment": 1}
+    _, rep = read(p, known_videos=known, on_outside="skip")
     assert rep.imported == 0 and rep.counts() == {OUTSIDE_VIDEO: 2}
     ann, rep = read(p, known_videos=known, on_outside="clip")
     assert ann["a"].segments == [Segment("J", 8, 10)] and rep.counts() == {OUTSIDE_VIDEO: 1}
     ann, rep = read(p, known_videos=known, on_outside="keep")
     assert len(ann["a"].segments) == 2 and not rep.skipped
-    ann, rep = read(p, known_videos=known, tolerance=2.5)
+    ann, rep = read(p, known_videos=known, on_outside="skip", tolerance=2.5)
     assert ann["a"].segments == [Segment("J", 8, 10)] and rep.clipped == 1
 
 
@@ -125,6 +134,8 @@ def test_known_videos_accept_objects_with_duration_and_fps(tmp_path: Path):
 
     p = tmp_path / "x.csv"
     p.write_text("video,label,start,end\nclip,J,1,2\nclip,J,9,12\n")
-    ann, rep = read(p, known_videos={"clip.mp4": SimpleNamespace(duration=10.0, fps=25.0, id=3)})
+    ann, rep = read(
+        p, known_videos={"clip.mp4": SimpleNamespace(duration=10.0, fps=25.0, id=3)}, on_outside="skip"
+    )
     assert ann["clip.mp4"].fps == 25.0 and ann["clip.mp4"].segments == [Segment("J", 1.0, 2.0)]
     assert rep.counts() == {OUTSIDE_VIDEO: 1}

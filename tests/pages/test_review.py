@@ -124,16 +124,19 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
         "b.mp4,run,20.0,30.0\n"
     )  # outside the video
     report = import_upload(store, project.id, "ann.csv", text.encode())
-    assert report.imported == 1
+    # stored as given: the segment past the video's end is kept and flagged, not dropped
+    assert report.imported == 2
     reasons = sorted(s.reason for s in report.skipped)
-    assert reasons == ["label not in project", "times outside the video", "unknown video"]
+    assert reasons == ["label not in project", "unknown video"]
+    assert [(f.reason, f.where) for f in report.flagged] == [("times outside the video", "line 5")]
     # and through the page, the report is shown with its reasons
     at.session_state["import_report"] = report
     at.run()
     assert not at.exception
-    assert any("skipped 3" in w.value for w in at.warning)
+    assert any("skipped 2" in w.value for w in at.warning)
     md = " ".join(m.value for m in at.markdown)
-    assert "unknown video" in md and "label not in project" in md and "times outside the video" in md
+    assert "unknown video" in md and "label not in project" in md
+    assert any("times outside the video" in i.value for i in at.info)
 
 
 def test_bulk_accept_and_reject_by_score(seeded):
