@@ -39,6 +39,20 @@ from otcore.service.jobs import (
     submit_sleep,
     submit_training,
 )
+from otcore.service.manage import (
+    LabelRemoval,
+    LabelUsage,
+    ProjectSummary,
+    VideoRemoval,
+    delete_label,
+    delete_project,
+    delete_video,
+    label_usage,
+    project_summary,
+    rename_project,
+    restore_label,
+    restore_video,
+)
 from otcore.service.videos import (
     DEMO_PROJECT,
     DEMO_SEGMENTS,
@@ -101,6 +115,19 @@ __all__ = [
     "PHASE_PLAN",
     "ALIGN_PLAN",
     "SavedPrediction",
+    # projects, labels and videos
+    "ProjectSummary",
+    "VideoRemoval",
+    "LabelRemoval",
+    "LabelUsage",
+    "project_summary",
+    "rename_project",
+    "delete_project",
+    "delete_video",
+    "restore_video",
+    "label_usage",
+    "delete_label",
+    "restore_label",
     # typed requests and results of every job kind
     "ExtractRequest",
     "ExtractResult",
