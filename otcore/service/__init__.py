@@ -53,6 +53,7 @@ from otcore.service.manage import (
     restore_label,
     restore_video,
 )
+from otcore.service.thumbs import ThumbStrip, span_strip, strip_times, timeline_strip
 from otcore.service.videos import (
     DEMO_PROJECT,
     DEMO_SEGMENTS,
@@ -128,6 +129,11 @@ __all__ = [
     "label_usage",
     "delete_label",
     "restore_label",
+    # thumbnails
+    "ThumbStrip",
+    "strip_times",
+    "timeline_strip",
+    "span_strip",
     # typed requests and results of every job kind
     "ExtractRequest",
     "ExtractResult",
