@@ -160,7 +160,9 @@ def test_url_video_wins_and_page_undo_reflects_the_latest_edit(seeded):
     key = f"timeline-{other.id}"
     at.session_state[key] = {
         "video_id": other.id,
-        "events": [{"id": "e1", "op": "add", "video_id": other.id, "label": "jump", "start": 1.0, "end": 2.0}],
+        "events": [
+            {"id": "e1", "op": "add", "video_id": other.id, "label": "jump", "start": 1.0, "end": 2.0}
+        ],
     }
     at.run()
     assert not at.button(key="annotate_undo").disabled  # the edit of this very run already counts
@@ -175,7 +177,9 @@ def test_a_mark_over_a_same_label_segment_announces_the_merge(seeded):
     at.session_state["project_id"] = project.id
     at.session_state[key] = {
         "video_id": video.id,
-        "events": [{"id": "m1", "op": "add", "video_id": video.id, "label": "jump", "start": 2.0, "end": 5.0}],
+        "events": [
+            {"id": "m1", "op": "add", "video_id": video.id, "label": "jump", "start": 2.0, "end": 5.0}
+        ],
     }
     at.run()
     assert not at.exception, at.exception
