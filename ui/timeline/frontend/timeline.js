@@ -28,6 +28,7 @@
   };
   const $ = (id) => document.getElementById(id);
   const video = $("video"), canvas = $("timeline"), ctx = canvas.getContext("2d"), app = $("app");
+  const thumbs = $("thumbs"), tctx = thumbs.getContext("2d");
 
   // ---------------------------------------------------------------- frame grid
   function buildGrid(ft, duration) {
@@ -297,7 +298,7 @@
     const pred = isPred(s), sub = pred ? (s._sub || 0) : 0;
     return S.lanes.findIndex((l) => l.label === s.label && l.pred === pred && l.sub === sub);
   }
-  function lanesTop() { return RULER_H + (S.thumbImg ? THUMB_H : 0); }
+  function lanesTop() { return RULER_H; }
   function geom() {
     const w = canvas.clientWidth || 600;
     return { w: w, x0: HEADER_W, x1: w - 4, h: lanesTop() + Math.max(1, S.lanes.length) * LANE_H + OVERVIEW_H + 4 };
@@ -337,19 +338,6 @@
     });
     ctx.font = "11px system-ui, sans-serif";
     ctx.save(); ctx.beginPath(); ctx.rect(g.x0, 0, g.x1 - g.x0, g.h); ctx.clip();
-    // thumbnails (one sprite, each frame drawn at its own time, so zoom and pan move them too)
-    if (S.thumbImg && S.thumbs) {
-      const th = S.thumbs, times = th.times || [], tw = th.width, thh = th.height;
-      ctx.fillStyle = "#111"; ctx.fillRect(g.x0, RULER_H, g.x1 - g.x0, THUMB_H);
-      const dw = THUMB_H * tw / Math.max(1, thh);
-      for (let i = 0; i < times.length; i++) {
-        const half = (i + 1 < times.length ? times[i + 1] - times[i] : (i ? times[i] - times[i - 1] : S.duration)) / 2;
-        const xa = tx(times[i] - half, g), xb = tx(times[i] + half, g);
-        if (xb < g.x0 || xa > g.x1) continue;
-        const w = Math.min(dw, xb - xa), x = (xa + xb) / 2 - w / 2;
-        ctx.drawImage(S.thumbImg, i * tw + (tw - tw * w / dw) / 2, 0, tw * w / dw, thh, x, RULER_H, w, THUMB_H);
-      }
-    }
     // ruler
     const step = niceStep(S.view.t1 - S.view.t0, g.x1 - g.x0);
     ctx.strokeStyle = "#c8ccd2"; ctx.fillStyle = "#555";
@@ -397,10 +385,36 @@
     const D = Math.max(S.duration, 1e-9), ox = (t) => g.x0 + t / D * (g.x1 - g.x0);
     ctx.fillStyle = "#9aa4b2"; ctx.fillRect(ox(S.view.t0), oy + 2, Math.max(3, ox(S.view.t1) - ox(S.view.t0)), OVERVIEW_H - 4);
     ctx.fillStyle = "#ff4b4b"; ctx.fillRect(ox(curTime()) - 1, oy, 2, OVERVIEW_H);
+    drawThumbs(g);
     canvas.dataset.segments = String(S.segments.length);
     canvas.dataset.proposalLanes = String(S.lanes.filter((l) => l.pred).length);
-    canvas.dataset.thumbs = S.thumbImg ? String((S.thumbs.times || []).length) : "0";
     setHeight();
+  }
+  // thumbnails: their own canvas right above the lanes, on the lanes' time axis (one sprite, each
+  // frame drawn at its own time, so zoom and pan move them too); a click seeks
+  function drawThumbs(g) {
+    const th = S.thumbs;
+    if (!S.thumbImg || !th) { thumbs.style.display = "none"; return; }
+    thumbs.style.display = "block";
+    const dpr = window.devicePixelRatio || 1;
+    if (thumbs.width !== Math.round(g.w * dpr) || thumbs.height !== Math.round(THUMB_H * dpr)) {
+      thumbs.width = Math.round(g.w * dpr); thumbs.height = Math.round(THUMB_H * dpr); thumbs.style.height = THUMB_H + "px";
+    }
+    tctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    tctx.clearRect(0, 0, g.w, THUMB_H);
+    tctx.fillStyle = "#111"; tctx.fillRect(g.x0, 0, g.x1 - g.x0, THUMB_H);
+    const times = th.times || [], tw = th.width, thh = th.height, dw = THUMB_H * tw / Math.max(1, thh);
+    tctx.save(); tctx.beginPath(); tctx.rect(g.x0, 0, g.x1 - g.x0, THUMB_H); tctx.clip();
+    for (let i = 0; i < times.length; i++) {
+      const half = (i + 1 < times.length ? times[i + 1] - times[i] : (i ? times[i] - times[i - 1] : S.duration)) / 2;
+      const xa = tx(times[i] - half, g), xb = tx(times[i] + half, g);
+      if (xb < g.x0 || xa > g.x1) continue;
+      const w = Math.min(dw, xb - xa), x = (xa + xb) / 2 - w / 2, sw = tw * w / dw;
+      tctx.drawImage(S.thumbImg, i * tw + (tw - sw) / 2, 0, sw, thh, x, 0, w, THUMB_H);
+    }
+    const xp = tx(curTime(), g); tctx.fillStyle = "#ff4b4b"; tctx.fillRect(xp - 1, 0, 2, THUMB_H);
+    tctx.restore();
+    thumbs.dataset.thumbs = String(times.length);
   }
   function followPlayhead(t) {
     const v = S.view, span = v.t1 - v.t0;
@@ -412,7 +426,6 @@
     const g = geom();
     if (y < RULER_H) return { kind: "ruler" };
     if (y >= g.h - OVERVIEW_H - 4) return { kind: "overview" };
-    if (y < lanesTop()) return { kind: "ruler" };  // the thumbnail strip seeks like the ruler
     const li = Math.floor((y - lanesTop()) / LANE_H); const lane = S.lanes[li];
     if (!lane) return { kind: "none" };
     if (x < g.x0) return { kind: "header", lane: lane };
@@ -429,6 +442,11 @@
     const g = geom(), span = S.view.t1 - S.view.t0, t = (x - g.x0) / (g.x1 - g.x0) * S.duration;
     let t0 = Math.max(0, Math.min(S.duration - span, t - span / 2)); S.view = { t0: t0, t1: t0 + span }; draw();
   }
+  thumbs.addEventListener("mousedown", (e) => {
+    app.focus();
+    const r = thumbs.getBoundingClientRect(), x = e.clientX - r.left, g = geom();
+    if (x >= g.x0) { video.pause(); seekFrame(frameIndexAt(snap(xt(x, g)))); }
+  });
   canvas.addEventListener("mousedown", (e) => {
     app.focus();
     const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top, g = geom(), h = hit(x, y);
