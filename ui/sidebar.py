@@ -32,8 +32,10 @@ _FLASH = "sidebar_flash"
 _NEW_NAME = "new_project_name"
 
 
-def _on_project_change() -> None:
-    set_url(**{PROJECT_PARAM: st.session_state.get(PROJECT_KEY), VIDEO_PARAM: None, TIME_PARAM: None})
+def _on_project_change(picker: str) -> None:
+    chosen = st.session_state.get(picker)
+    st.session_state[PROJECT_KEY] = chosen
+    set_url(**{PROJECT_PARAM: chosen, VIDEO_PARAM: None, TIME_PARAM: None})
 
 
 def _create(store: Store) -> None:
@@ -85,13 +87,19 @@ def render_sidebar(store: Store, data_dir: str) -> int | None:
         project_id = sync_project(store, PROJECT_KEY)
         projects = store.list_projects()
         names = {p.id: p.name for p in projects}
-        if projects:
+        if projects and project_id is not None:
+            ids = [p.id for p in projects]
+            # keyed by the list and the choice: a project chosen elsewhere (created, deleted, a
+            # link, back/forward) draws a fresh selector showing it, never a stale widget value
+            picker = f"project_picker_{'-'.join(map(str, ids))}_{project_id}"
             st.selectbox(
                 "Project",
-                [p.id for p in projects],
+                ids,
+                index=ids.index(project_id),
                 format_func=lambda i: names.get(i, str(i)),
-                key=PROJECT_KEY,
+                key=picker,
                 on_change=_on_project_change,
+                args=(picker,),
             )
         c = st.columns(2)
         with c[0].popover("New project", width="stretch"):

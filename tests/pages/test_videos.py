@@ -47,7 +47,7 @@ def test_app_creates_demo_project_and_selector(data_dir: Path, monkeypatch):
     store = service.open_store(load_settings(data_dir))
     demo = store.get_project(service.DEMO_PROJECT)
     assert demo is not None and len(store.list_videos(demo.id)) == 1
-    assert at.sidebar.selectbox(key="project_id").value == demo.id
+    assert at.sidebar.selectbox[0].value == demo.id
 
 
 def test_delete_a_video_with_its_files_and_undo(data_dir: Path, shared_data: Path, monkeypatch):
@@ -81,14 +81,14 @@ def test_app_opens_the_project_named_in_the_url_and_writes_it_back(data_dir: Pat
     at.query_params["project"] = str(other.id)
     at.run()
     assert not at.exception, at.exception
-    assert at.sidebar.selectbox(key="project_id").value == other.id
+    assert at.sidebar.selectbox[0].value == other.id
     assert at.query_params["project"] in (str(other.id), [str(other.id)])
     # a stale or bad id falls back to a project that exists, and the URL says which
     at2 = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
     at2.query_params["project"] = "999"
     at2.run()
     assert not at2.exception, at2.exception
-    chosen = at2.sidebar.selectbox(key="project_id").value
+    chosen = at2.sidebar.selectbox[0].value
     assert chosen in {p.id for p in store.list_projects()}
     assert at2.query_params["project"] in (str(chosen), [str(chosen)])
     # (creating, renaming and deleting projects from the sidebar: tests/e2e/test_app_browser.py)
