@@ -35,13 +35,16 @@ VIDEO_PARAM = "video"
 TIME_PARAM = "t"
 _LAST_VIDEO = "nav_last_video"  # {project_id: video_id}, survives pages that hide the video picker
 
-#: (script, title, icon, url path) of every page, in the sidebar's order.
+#: (script, title, icon, url path) of every page, in the sidebar's order. The url paths differ
+#: from the file names on purpose: Streamlit serves a path named like a file in ``pages/`` as
+#: that script alone (its old multipage mode), without this app's sidebar, so a reload or a
+#: pasted link of such a path would lose the project selector.
 PAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("pages/videos.py", "Videos", ":material/movie:", "videos"),
-    ("pages/annotate.py", "Annotate", ":material/edit:", "annotate"),
-    ("pages/train.py", "Train", ":material/model_training:", "train"),
-    ("pages/inspect.py", "Inspect", ":material/insights:", "inspect"),
-    ("pages/review.py", "Review & Export", ":material/fact_check:", "review"),
+    ("pages/videos.py", "Videos", ":material/movie:", "video-library"),
+    ("pages/annotate.py", "Annotate", ":material/edit:", "annotation"),
+    ("pages/train.py", "Train", ":material/model_training:", "training"),
+    ("pages/inspect.py", "Inspect", ":material/insights:", "inspection"),
+    ("pages/review.py", "Review & Export", ":material/fact_check:", "review-export"),
 )
 
 

@@ -24,7 +24,8 @@ def _settle(page, timeout: int = 60_000) -> None:
     page.wait_for_timeout(300)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && !!document.querySelector('[data-testid=\"stSidebar\"]')",
+        " && !!document.querySelector('[data-testid=\"stSidebar\"] [data-testid=\"stPageLink\"]')"
+        " && !!document.querySelector('[data-testid=\"stMain\"] h1')",
         timeout=timeout,
     )
     page.wait_for_timeout(300)
@@ -130,13 +131,13 @@ def test_reload_keeps_project_page_and_video(two_projects, page, streamlit_serve
     _choose(page, "Video", VIDEO_B)
     q = _query(page)
     assert (
-        "/annotate" in page.url
+        "/annotation" in page.url
         and q.get("project") == str(ids["second"])
         and q.get("video") == str(ids["b2"])
     )
     page.reload()
     _settle(page)
-    assert "/annotate" in page.url
+    assert "/annotation" in page.url
     assert "second" in _sidebar_project(page)
     assert VIDEO_B in _video_box(page)
     # a pasted link opens the same place in a fresh tab
@@ -155,7 +156,7 @@ def test_reload_keeps_project_page_and_video(two_projects, page, streamlit_serve
     screenshot(page, "inspect-page")
     page.go_back()
     _settle(page)
-    assert "/annotate" in page.url and "second" in _sidebar_project(page)
+    assert "/annotation" in page.url and "second" in _sidebar_project(page)
     assert VIDEO_B in _video_box(page)
 
 
@@ -163,14 +164,14 @@ def test_open_in_annotate_opens_the_right_project_and_video(
     two_projects, page, streamlit_server: str, screenshot
 ):
     ids = two_projects
-    page.goto(f"{streamlit_server}/review?project={ids['second']}")
+    page.goto(f"{streamlit_server}/review-export?project={ids['second']}")
     _settle(page)
     assert "second" in _sidebar_project(page)
     screenshot(page, "review-page")
     page.get_by_role("button", name="Open in Annotate").first.click()
     _settle(page)
     q = _query(page)
-    assert "/annotate" in page.url, page.url
+    assert "/annotation" in page.url, page.url
     assert q.get("project") == str(ids["second"]) and q.get("video") == str(ids["b2"]), q
     assert "second" in _sidebar_project(page)
     assert VIDEO_B in _video_box(page)
@@ -178,7 +179,7 @@ def test_open_in_annotate_opens_the_right_project_and_video(
 
 def test_export_offers_only_the_current_projects_file(two_projects, page, streamlit_server: str):
     ids = two_projects
-    page.goto(f"{streamlit_server}/review?project={ids['first']}")
+    page.goto(f"{streamlit_server}/review-export?project={ids['first']}")
     _settle(page)
     page.get_by_role("tab", name="Export").click()
     page.get_by_role("button", name="Prepare export").click()
@@ -233,7 +234,7 @@ def test_overlapping_proposals_on_separate_sub_lanes(
         "test",
     )
     store.close()
-    page.goto(f"{streamlit_server}/annotate?project={p.id}")
+    page.goto(f"{streamlit_server}/annotation?project={p.id}")
     _settle(page)
     _timeline(page).locator("#timeline").wait_for(timeout=60_000)
     _canvas_data(page, "proposalLanes", "2")
@@ -265,7 +266,7 @@ def test_merge_is_announced_and_one_undo_restores_both(
     log.add_segment(v.id, "lift", 1.0, 2.0)
     log.add_segment(v.id, "lift", 3.0, 4.0)
     before = sorted((s.start, s.end) for s in log.segments(v.id))
-    page.goto(f"{streamlit_server}/annotate?project={p.id}&video={v.id}")
+    page.goto(f"{streamlit_server}/annotation?project={p.id}&video={v.id}")
     _settle(page)
     tl = _timeline(page)
     canvas = tl.locator("#timeline")
@@ -309,7 +310,7 @@ def test_train_button_and_history_follow_a_job_that_ends(
         service.TrainRequest(project_id=p.id, labels=("lift",), video_ids=(v.id,), method="coop"),
         project_id=p.id,
     )
-    page.goto(f"{streamlit_server}/train?project={p.id}")
+    page.goto(f"{streamlit_server}/training?project={p.id}")
     _settle(page)
     train = page.get_by_role("button", name="Train", exact=True)
     page.get_by_text(f"Job {job_id}: queued").wait_for(timeout=30_000)
@@ -337,7 +338,7 @@ def test_labels_distinct_colours_rename_and_delete(
     p = store.create_project("labels")
     _add(store, settings, p.id, shared_data, VIDEO_A)
     store.close()
-    page.goto(f"{streamlit_server}/annotate?project={p.id}")
+    page.goto(f"{streamlit_server}/annotation?project={p.id}")
     _settle(page)
     for name in ("jump", "run", "fall"):
         page.get_by_label("New label").fill(name)
