@@ -31,6 +31,14 @@ def _settle(page, timeout: int = 60_000) -> None:
     page.wait_for_timeout(300)
 
 
+def _goto(page, url: str) -> None:
+    """Open ``url`` once the app's first run (at the root, from the ``page`` fixture) is done:
+    Streamlit switches from its old pages-folder mode to ``st.navigation`` on that first run."""
+    _settle(page)
+    page.goto(url)
+    _settle(page)
+
+
 def _store(data_dir: Path):
     from otcore import service
     from otcore.settings import load_settings
@@ -123,8 +131,7 @@ def test_create_a_project_selected_listed_no_error(page, streamlit_server: str, 
 
 def test_reload_keeps_project_page_and_video(two_projects, page, streamlit_server: str, screenshot):
     ids = two_projects
-    page.goto(f"{streamlit_server}/?project={ids['second']}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/?project={ids['second']}")
     assert "second" in _sidebar_project(page)
     page.get_by_role("link", name="Annotate").click()
     _settle(page)
@@ -164,8 +171,7 @@ def test_open_in_annotate_opens_the_right_project_and_video(
     two_projects, page, streamlit_server: str, screenshot
 ):
     ids = two_projects
-    page.goto(f"{streamlit_server}/review-export?project={ids['second']}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/review-export?project={ids['second']}")
     assert "second" in _sidebar_project(page)
     screenshot(page, "review-page")
     page.get_by_role("button", name="Open in Annotate").first.click()
@@ -179,8 +185,7 @@ def test_open_in_annotate_opens_the_right_project_and_video(
 
 def test_export_offers_only_the_current_projects_file(two_projects, page, streamlit_server: str):
     ids = two_projects
-    page.goto(f"{streamlit_server}/review-export?project={ids['first']}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/review-export?project={ids['first']}")
     page.get_by_role("tab", name="Export").click()
     page.get_by_role("button", name="Prepare export").click()
     _settle(page)
@@ -234,8 +239,7 @@ def test_overlapping_proposals_on_separate_sub_lanes(
         "test",
     )
     store.close()
-    page.goto(f"{streamlit_server}/annotation?project={p.id}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/annotation?project={p.id}")
     _timeline(page).locator("#timeline").wait_for(timeout=60_000)
     _canvas_data(page, "proposalLanes", "2")
     _canvas_data(page, "segments", "3")
@@ -266,8 +270,7 @@ def test_merge_is_announced_and_one_undo_restores_both(
     log.add_segment(v.id, "lift", 1.0, 2.0)
     log.add_segment(v.id, "lift", 3.0, 4.0)
     before = sorted((s.start, s.end) for s in log.segments(v.id))
-    page.goto(f"{streamlit_server}/annotation?project={p.id}&video={v.id}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/annotation?project={p.id}&video={v.id}")
     tl = _timeline(page)
     canvas = tl.locator("#timeline")
     canvas.wait_for(timeout=60_000)
@@ -310,8 +313,7 @@ def test_train_button_and_history_follow_a_job_that_ends(
         service.TrainRequest(project_id=p.id, labels=("lift",), video_ids=(v.id,), method="coop"),
         project_id=p.id,
     )
-    page.goto(f"{streamlit_server}/training?project={p.id}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/training?project={p.id}")
     train = page.get_by_role("button", name="Train", exact=True)
     page.get_by_text(f"Job {job_id}: queued").wait_for(timeout=30_000)
     assert train.is_disabled()
@@ -338,8 +340,7 @@ def test_labels_distinct_colours_rename_and_delete(
     p = store.create_project("labels")
     _add(store, settings, p.id, shared_data, VIDEO_A)
     store.close()
-    page.goto(f"{streamlit_server}/annotation?project={p.id}")
-    _settle(page)
+    _goto(page, f"{streamlit_server}/annotation?project={p.id}")
     for name in ("jump", "run", "fall"):
         page.get_by_label("New label").fill(name)
         page.get_by_role("button", name="Add label").click()
