@@ -188,8 +188,7 @@ def test_export_offers_only_the_current_projects_file(two_projects, page, stream
     _goto(page, f"{streamlit_server}/review-export?project={ids['first']}")
     page.get_by_role("tab", name="Export").click()
     page.get_by_role("button", name="Prepare export").click()
-    _settle(page)
-    assert page.get_by_role("button", name=re.compile(r"Download first_csv\.csv")).count() == 1
+    page.get_by_role("button", name=re.compile(r"Download first_csv\.csv")).wait_for(timeout=30_000)
     # switch the project in the sidebar: the first project's file is not offered any more
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="second").click()
@@ -197,8 +196,7 @@ def test_export_offers_only_the_current_projects_file(two_projects, page, stream
     page.get_by_role("tab", name="Export").click()
     assert page.get_by_role("button", name=re.compile(r"Download first_csv")).count() == 0
     page.get_by_role("button", name="Prepare export").click()
-    _settle(page)
-    assert page.get_by_role("button", name=re.compile(r"Download second_csv\.csv")).count() == 1
+    page.get_by_role("button", name=re.compile(r"Download second_csv\.csv")).wait_for(timeout=30_000)
     assert page.get_by_role("button", name=re.compile(r"Download first_csv")).count() == 0
 
 
