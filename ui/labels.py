@@ -18,6 +18,7 @@ _FLASH = "labels_flash"
 
 def _flash(kind: str, text: str) -> None:
     st.session_state[_FLASH] = (kind, text)
+    st.session_state["labels_open"] = True  # the manager stays open while someone works in it
 
 
 def _add(store: Store, project_id: int) -> None:
@@ -44,10 +45,12 @@ def _rename(store: Store, label_id: int) -> None:
 
 
 def _recolor(store: Store, label_id: int) -> None:
+    st.session_state["labels_open"] = True
     store.set_label_color(label_id, str(st.session_state.get(f"labels_color_{label_id}")))
 
 
 def _move(store: Store, project_id: int, label_id: int, delta: int) -> None:
+    st.session_state["labels_open"] = True
     ids = [lab.id for lab in store.list_labels(project_id)]
     i = ids.index(label_id)
     j = max(0, min(len(ids) - 1, i + delta))
@@ -121,7 +124,7 @@ def _row(store: Store, project_id: int, i: int, lab: LabelInfo, n_labels: int) -
 def render_label_manager(store: Store, project_id: int) -> list[LabelInfo]:
     """Draw the manager; returns the project's labels in their order."""
     labels = store.list_labels(project_id)
-    with st.expander(f"Labels ({len(labels)})", expanded=not labels):
+    with st.expander("Labels", expanded=not labels or bool(st.session_state.get("labels_open"))):
         c = st.columns([3, 1, 1])
         c[0].text_input("New label", key="labels_new_name", placeholder="e.g. jump")
         if "labels_new_color" not in st.session_state:
