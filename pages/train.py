@@ -87,7 +87,8 @@ if flash := st.session_state.pop("train_flash", None):
 
 
 # ---- live state: the job panel and History poll the job table; when a job starts or ends the
-# whole page reruns, so the Train button (and everything else a job changes) follows at once.
+# whole page reruns when a job ends, so the Train button (and everything else a job changes)
+# follows at once (a start comes from this page's own button, which reruns it already).
 _ACTIVE_KEY = "train_active_jobs"
 
 
@@ -98,8 +99,8 @@ def job_panel() -> None:
     now_active = sorted(j.id for j in history if j.active)
     before = st.session_state.get(_ACTIVE_KEY)
     st.session_state[_ACTIVE_KEY] = now_active
-    if before is not None and before != now_active:
-        st.rerun(scope="app")  # a job started or ended: redraw the button and the rest of the page
+    if before is not None and set(before) - set(now_active):
+        st.rerun(scope="app")  # a job ended: redraw the Train button and the rest of the page
     if history:
         job = history[0]
         st.subheader(f"Job {job.id}: {job.status}")
