@@ -16,6 +16,17 @@ Definitions
   ties go to the video with more pending proposals, then to the one with fewer segments
   a person already owns (manual/corrected), then the smaller id. The mean, not the sum,
   so a long video is not preferred just for being long; the proposal count breaks ties.
+
+Which proposals are shown (:func:`visible_proposals`)
+-----------------------------------------------------
+A proposal is hidden (display only; the store keeps it pending) when
+
+* more than ``covered`` (10 %) of its span lies in time the person marked (any manual or
+  corrected segment of the video, whatever the label): nothing is proposed over marked time;
+* or, among the proposals of its label on its video taken by decreasing score, it overlaps an
+  already kept one by more than ``overlap`` (50 %) of the shorter of the two (non-maximum
+  suppression on intersection over the minimum). Partial overlaps that survive are drawn on
+  stacked sub-lanes.
 """
 
 from __future__ import annotations
@@ -27,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "visible_proposals",
     "ReviewItem",
     "VideoUncertainty",
     "confidence",
@@ -132,3 +144,61 @@ def next_video(
     has pending proposals."""
     ranked = rank_videos(segments, video_names)
     return ranked[0] if ranked else None
+
+
+def _covered(start: float, end: float, spans: list[tuple[float, float]]) -> float:
+    """Length of ``[start, end)`` inside the union of ``spans`` (sorted by start)."""
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in spans:
+        a, b = max(a, start), min(b, end)
+        if b <= a:
+            continue
+        if cur_b is None or a > cur_b:
+            if cur_b is not None and cur_a is not None:
+                total += cur_b - cur_a
+            cur_a, cur_b = a, b
+        else:
+            cur_b = max(cur_b, b)
+    if cur_b is not None and cur_a is not None:
+        total += cur_b - cur_a
+    return total
+
+
+def visible_proposals(segments: Iterable[Any], *, covered: float = 0.1, overlap: float = 0.5) -> list[Any]:
+    """``segments`` without the proposals that are hidden (see the module doc): owned and
+    other segments pass through unchanged, in their order."""
+    segs = list(segments)
+    marks: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for s in segs:
+        if s.source in _OWNED:
+            marks[int(s.video_id)].append((float(s.start), float(s.end)))
+    for spans in marks.values():
+        spans.sort()
+    hidden: set[int] = set()
+    groups: dict[tuple[int, str], list[Any]] = defaultdict(list)
+    for s in segs:
+        if s.source != "predicted":
+            continue
+        a, b = float(s.start), float(s.end)
+        length = max(b - a, 1e-9)
+        if _covered(a, b, marks.get(int(s.video_id), [])) > covered * length:
+            hidden.add(int(s.id))
+        else:
+            groups[(int(s.video_id), s.label)].append(s)
+    for props in groups.values():
+        props.sort(key=lambda p: (-confidence(p.score), float(p.start), int(p.id)))
+        kept: list[Any] = []
+        for p in props:
+            a, b = float(p.start), float(p.end)
+            clash = False
+            for k in kept:
+                inter = min(b, float(k.end)) - max(a, float(k.start))
+                shorter = min(b - a, float(k.end) - float(k.start))
+                if inter > 0 and inter > overlap * max(shorter, 1e-9):
+                    clash = True
+                    break
+            if clash:
+                hidden.add(int(p.id))
+            else:
+                kept.append(p)
+    return [s for s in segs if s.source != "predicted" or int(s.id) not in hidden]

@@ -11,7 +11,9 @@ from otcore.formats.frames import frame_span
 from otcore.store import EditLog
 from ui.auth import current_user
 from ui.common import get_store, require_project
-from ui.timeline import SHORTCUTS, render_timeline, video_frame_times
+from ui.labels import render_label_manager
+from ui.nav import TIME_PARAM, VIDEO_PARAM, last_video, remember_video, set_url, url_int, url_time
+from ui.timeline import SHORTCUTS, apply_pending_edits, render_timeline, video_frame_times
 
 st.title("Annotate")
 
@@ -26,20 +28,57 @@ if not videos:
     st.stop()
 
 by_id = {v.id: v for v in videos}
-if st.session_state.get("annotate_video") not in by_id:
-    st.session_state["annotate_video"] = videos[0].id
+# the URL's ?video= wins (a reload, a pasted link, "Open in Annotate"), then the last one opened here
+wanted = url_int(VIDEO_PARAM)
+if wanted in by_id:
+    st.session_state["annotate_video"] = wanted
+elif st.session_state.get("annotate_video") not in by_id:
+    st.session_state["annotate_video"] = (
+        last_video(project_id) if last_video(project_id) in by_id else videos[0].id
+    )
+start_time = url_time() if wanted in by_id else None
+
+
+def _on_video_change() -> None:
+    set_url(**{VIDEO_PARAM: st.session_state["annotate_video"], TIME_PARAM: None})
+
+
+def _undo(video_id: int, redo: bool) -> None:
+    done = log.redo(video_id) if redo else log.undo(video_id)
+    st.session_state["annotate_page_msg"] = (
+        ("redone" if redo else "undone") if done else ("nothing to redo" if redo else "nothing to undo")
+    )
+
+
 top = st.columns([3, 1, 1, 2])
 video_id = top[0].selectbox(
     "Video",
     options=list(by_id),
     format_func=lambda i: f"{by_id[i].filename}  (#{i})",
     key="annotate_video",
+    on_change=_on_video_change,
 )
 video = by_id[video_id]
-if top[1].button("↶ Undo", key="annotate_undo", disabled=not log.can_undo(video.id), width="stretch"):
-    st.session_state["annotate_page_msg"] = "undone" if log.undo(video.id) else "nothing to undo"
-if top[2].button("↷ Redo", key="annotate_redo", disabled=not log.can_redo(video.id), width="stretch"):
-    st.session_state["annotate_page_msg"] = "redone" if log.redo(video.id) else "nothing to redo"
+remember_video(project_id, video.id)
+set_url(**{VIDEO_PARAM: video.id})
+timeline_key = f"timeline-{video.id}"
+apply_pending_edits(log, video, key=timeline_key)  # so Undo/Redo below reflect the latest edit
+top[1].button(
+    "↶ Undo",
+    key="annotate_undo",
+    disabled=not log.can_undo(video.id),
+    width="stretch",
+    on_click=_undo,
+    args=(video.id, False),
+)
+top[2].button(
+    "↷ Redo",
+    key="annotate_redo",
+    disabled=not log.can_redo(video.id),
+    width="stretch",
+    on_click=_undo,
+    args=(video.id, True),
+)
 fps_txt = f"{video.fps:.3f} fps" if video.fps else "fps unknown"
 dur_txt = f"{video.duration:.3f} s" if video.duration else "duration unknown"
 top[3].caption(
@@ -50,51 +89,14 @@ if msg := st.session_state.pop("annotate_page_msg", None):
 if video.status in ("error", "failed"):
     st.warning(f"This video could not be processed: {video.error or 'unknown error'}")
 
-labels = store.list_labels(project_id)
-with st.expander("Labels", expanded=not labels):
-    with st.form("annotate_add_label", clear_on_submit=True, border=False):
-        c = st.columns([3, 1, 1])
-        name = c[0].text_input("New label", key="annotate_label_name", placeholder="e.g. jump")
-        color = c[1].color_picker("Colour", key="annotate_label_color", value="#4C78A8")
-        c[2].markdown("&nbsp;")
-        if c[2].form_submit_button("Add label"):
-            if name.strip():
-                store.ensure_label(project_id, name.strip(), color)
-                st.rerun()
-            else:
-                st.error("A label needs a name.")
-    if labels:
-        rc = st.columns([3, 1, 1])
-        lab_ids = {lab.id: lab for lab in labels}
-        recolor = rc[0].selectbox(
-            "Label",
-            options=list(lab_ids),
-            format_func=lambda i: lab_ids[i].name,
-            key="annotate_recolor_label",
-        )
-        new_color = rc[1].color_picker(
-            "Colour", value=lab_ids[recolor].color, key=f"annotate_recolor_{recolor}"
-        )
-        rc[2].markdown("&nbsp;")
-        if rc[2].button("Set colour", key="annotate_recolor_apply"):
-            store.set_label_color(recolor, new_color)
-            st.rerun()
-        st.caption("Keys 1–9 choose the active label in the timeline, in this order.")
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color}
-                    for i, lab in enumerate(labels)
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+labels = render_label_manager(store, project_id)
 
-results = render_timeline(store, log, video, key=f"timeline-{video.id}")
+results = render_timeline(store, log, video, key=timeline_key, start_time=start_time)
 for r in results:
     if not r.ok:
         st.error(r.message)
+    elif r.message.startswith(("added", "merged", "updated", "accepted")) and "merged into" in r.message:
+        st.info(r.message)
 
 segments = log.segments(video.id)
 times = video_frame_times(store, video)

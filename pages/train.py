@@ -87,57 +87,67 @@ if flash := st.session_state.pop("train_flash", None):
     st.success(flash)
 
 
+# ---- live state: the job panel and History poll the job table; when a job starts or ends the
+# whole page reruns when a job ends, so the Train button (and everything else a job changes)
+# follows at once (a start comes from this page's own button, which reruns it already).
+_ACTIVE_KEY = "train_active_jobs"
+
+
 @st.fragment(run_every=1.0)
-def progress_panel() -> None:
-    """The running/last training job: progress (epoch, loss), cancel."""
-    jobs = service.list_jobs(store, project_id=project_id, kind=KIND, limit=20)
-    if not jobs:
-        return
-    job = jobs[0]
-    st.subheader(f"Job {job.id}: {job.status}")
-    st.progress(float(job.progress), text=job.message or job.status)
-    if job.active:
-        if st.button("Cancel", key="train_cancel"):
-            service.cancel_job(store, job.id)
-            st.rerun(scope="fragment")
-    elif job.status == "done" and (res := service.job_result(job, TrainResult)) is not None:
-        preds = res.predictions or {}
-        n_pred = sum(p.n_segments for p in preds.values())
-        st.success(
-            f"Trained {res.method} on {res.n_segments} marks of {len(res.labels)} "
-            f"labels in {res.train_seconds} s; {n_pred} proposals on {len(preds)} videos."
+def job_panel() -> None:
+    """The running/last training job (progress, epoch, loss, cancel) and the History table."""
+    history = service.list_jobs(store, project_id=project_id, kind=KIND, limit=50)
+    now_active = sorted(j.id for j in history if j.active)
+    before = st.session_state.get(_ACTIVE_KEY)
+    st.session_state[_ACTIVE_KEY] = now_active
+    if before is not None and set(before) - set(now_active):
+        st.rerun(scope="app")  # a job ended: redraw the Train button and the rest of the page
+    if history:
+        job = history[0]
+        st.subheader(f"Job {job.id}: {job.status}")
+        st.progress(float(job.progress), text=job.message or job.status)
+        if job.active:
+            if st.button("Cancel", key="train_cancel"):
+                service.cancel_job(store, job.id)
+                st.rerun(scope="fragment")
+        elif job.status == "done" and (res := service.job_result(job, TrainResult)) is not None:
+            preds = res.predictions or {}
+            n_pred = sum(p.n_segments for p in preds.values())
+            st.success(
+                f"Trained {res.method} on {res.n_segments} marks of {len(res.labels)} "
+                f"labels in {res.train_seconds} s; {n_pred} proposals on {len(preds)} videos."
+            )
+            if res.history:
+                st.line_chart(pd.DataFrame(list(res.history)).set_index("epoch")[["loss"]], height=180)
+        elif job.status == "failed":
+            st.error(job.error or job.message)
+
+    st.subheader("History")
+    if history:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "job": j.id,
+                        "status": j.status,
+                        "method": (req := service.job_request(j, TrainRequest)).method,
+                        "labels": ", ".join(req.labels or ()),
+                        "loss": r.final_loss if (r := service.job_result(j, TrainResult)) else None,
+                        "created": j.created_at,
+                        "message": j.message,
+                    }
+                    for j in history
+                ]
+            ),
+            hide_index=True,
+            key="train_history",
         )
-        if res.history:
-            st.line_chart(pd.DataFrame(list(res.history)).set_index("epoch")[["loss"]], height=180)
-    elif job.status == "failed":
-        st.error(job.error or job.message)
+    else:
+        st.caption("No training yet.")
 
 
-progress_panel()
-
-st.subheader("History")
-history = service.list_jobs(store, project_id=project_id, kind=KIND, limit=50)
-if history:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "job": j.id,
-                    "status": j.status,
-                    "method": (req := service.job_request(j, TrainRequest)).method,
-                    "labels": ", ".join(req.labels or ()),
-                    "loss": r.final_loss if (r := service.job_result(j, TrainResult)) else None,
-                    "created": j.created_at,
-                    "message": j.message,
-                }
-                for j in history
-            ]
-        ),
-        hide_index=True,
-        key="train_history",
-    )
-else:
-    st.caption("No training yet.")
+job_panel()
+# ---- end of the live job state block
 
 
 # ---------------------------------------------------------------- text tower and zero-shot proposals

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from otcore import service
+from otcore.store import EditLog, StoreError
 from otcore.video.errors import VideoError
 from otcore.video.ingest import VIDEO_EXTENSIONS
 from ui.common import get_settings, get_store, require_project
@@ -97,3 +98,56 @@ def video_table() -> None:
 
 
 video_table()
+
+
+# ---- delete a video (its segments in one edit-log entry, its files to the trash; undoable)
+def _delete_video(video_id: int) -> None:
+    removal = service.delete_video(store, video_id)
+    st.session_state["videos_removal"] = removal
+    st.session_state["videos_flash"] = (
+        f"Deleted **{removal.filename}** with its {removal.n_segments} segments; "
+        f"{len(removal.moved)} files moved to `{removal.trash}`."
+    )
+
+
+def _restore_video() -> None:
+    removal = st.session_state.pop("videos_removal", None)
+    if removal is None:
+        return
+    try:
+        n = service.restore_video(store, removal)
+        st.session_state["videos_flash"] = f"**{removal.filename}** is back with its {n} segments."
+    except StoreError as exc:
+        st.session_state["videos_flash"] = f"Cannot undo: {exc}"
+
+
+listed = store.list_videos(project_id)
+if listed or st.session_state.get("videos_removal") is not None:
+    with st.expander("Delete a video"):
+        if flash := st.session_state.pop("videos_flash", None):
+            st.info(flash)
+        if (removal := st.session_state.get("videos_removal")) is not None:
+            st.button(
+                f"↶ Undo deleting {removal.filename}", key="videos_undo_delete", on_click=_restore_video
+            )
+        if listed:
+            by_id = {v.id: v for v in listed}
+            vid = st.selectbox(
+                "Video",
+                list(by_id),
+                format_func=lambda i: f"{by_id[i].filename} (#{i})",
+                key="videos_delete_pick",
+            )
+            n_segs = len(EditLog(store).segments(vid))
+            st.caption(
+                f"Deleting **{by_id[vid].filename}** deletes its {n_segs} segments (one entry in its edit "
+                "history), moves its file, frame times and features to the data dir's trash and removes it "
+                "from the project. Undo brings it all back while the trash holds the files."
+            )
+            st.button(
+                f"Delete {by_id[vid].filename}",
+                key="videos_delete",
+                type="primary",
+                on_click=_delete_video,
+                args=(vid,),
+            )

@@ -42,6 +42,21 @@ from otcore.service.jobs import (
     submit_training,
     submit_zeroshot,
 )
+from otcore.service.manage import (
+    LabelRemoval,
+    LabelUsage,
+    ProjectSummary,
+    VideoRemoval,
+    delete_label,
+    delete_project,
+    delete_video,
+    label_usage,
+    project_summary,
+    rename_project,
+    restore_label,
+    restore_video,
+)
+from otcore.service.thumbs import ThumbStrip, span_strip, strip_times, timeline_strip
 from otcore.service.towers import TowerStatus, text_tower_status
 from otcore.service.transfer import export_from_store, import_into_store
 from otcore.service.videos import (
@@ -114,6 +129,24 @@ __all__ = [
     "PHASE_PLAN",
     "ALIGN_PLAN",
     "SavedPrediction",
+    # projects, labels and videos
+    "ProjectSummary",
+    "VideoRemoval",
+    "LabelRemoval",
+    "LabelUsage",
+    "project_summary",
+    "rename_project",
+    "delete_project",
+    "delete_video",
+    "restore_video",
+    "label_usage",
+    "delete_label",
+    "restore_label",
+    # thumbnails
+    "ThumbStrip",
+    "strip_times",
+    "timeline_strip",
+    "span_strip",
     # typed requests and results of every job kind
     "ExtractRequest",
     "ExtractResult",

@@ -38,7 +38,7 @@ from otcore.store.engine import (
     upgrade_database,
 )
 from otcore.store.labels import LabelRows
-from otcore.store.models import Project, Video
+from otcore.store.models import Project, Video, utcnow
 from otcore.store.records import (
     LABEL_PALETTE,
     ArtifactInfo,
@@ -214,6 +214,23 @@ class Store(ArtifactRows, LabelRows):
         with self.read() as s:
             return [project_info(r) for r in s.scalars(select(Project).order_by(Project.id))]
 
+    def rename_project(self, project_id: int, name: str) -> ProjectInfo:
+        """Rename a project; :class:`DuplicateError` if another project has that name."""
+        name = name.strip()
+        if not name:
+            raise StoreError("project name must not be empty")
+        with self.write() as s:
+            row = s.get(Project, project_id)
+            if row is None:
+                raise NotFoundError(f"no project with id {project_id}")
+            if row.name == name:
+                return project_info(row)
+            if s.scalar(select(Project.id).where(Project.name == name)) is not None:
+                raise DuplicateError(f"a project named {name!r} exists already", self.get_project(name))
+            row.name = name
+            s.flush()
+            return project_info(row)
+
     def delete_project(self, project_id: int) -> None:
         """Delete a project with its videos, labels, segments and edit log (files stay on disk)."""
         with self.write() as s:
@@ -275,11 +292,31 @@ class Store(ArtifactRows, LabelRows):
             row = s.get(Video, video_id)
             return None if row is None else video_info(row)
 
-    def list_videos(self, project_id: int) -> list[VideoInfo]:
-        """The videos of a project, in the order they were added."""
+    def list_videos(self, project_id: int, *, include_deleted: bool = False) -> list[VideoInfo]:
+        """The videos of a project, in the order they were added (videos deleted in the app only
+        with ``include_deleted``)."""
         with self.read() as s:
-            rows = s.scalars(select(Video).where(Video.project_id == project_id).order_by(Video.id))
-            return [video_info(r) for r in rows]
+            q = select(Video).where(Video.project_id == project_id)
+            if not include_deleted:
+                q = q.where(Video.deleted_at.is_(None))
+            return [video_info(r) for r in s.scalars(q.order_by(Video.id))]
+
+    def set_video_deleted(self, video_id: int, deleted: bool) -> VideoInfo:
+        """Mark a video deleted in the app (hidden from :meth:`list_videos`) or bring it back;
+        :func:`otcore.service.delete_video` moves its files and deletes its segments first."""
+        with self.write() as s:
+            row = s.get(Video, video_id)
+            if row is None:
+                raise NotFoundError(f"no video with id {video_id}")
+            row.deleted_at = utcnow() if deleted else None
+            s.flush()
+            return video_info(row)
+
+    def is_video_deleted(self, video_id: int) -> bool:
+        """Whether the video was deleted in the app (False for an unknown id)."""
+        with self.read() as s:
+            row = s.get(Video, video_id)
+            return row is not None and row.deleted_at is not None
 
     def find_video(
         self, project_id: int, sha256: str | None = None, filename: str | None = None
@@ -288,7 +325,7 @@ class Store(ArtifactRows, LabelRows):
         if sha256 is None and filename is None:
             raise StoreError("find_video needs sha256 or filename")
         with self.read() as s:
-            q = select(Video).where(Video.project_id == project_id)
+            q = select(Video).where(Video.project_id == project_id, Video.deleted_at.is_(None))
             if sha256 is not None:
                 q = q.where(Video.sha256 == sha256)
             if filename is not None:

@@ -244,6 +244,80 @@ class EditLog(EditReads):
 
         self._edit(self._video_of(seg_id), "reject", op, user)
 
+    def review_many(
+        self,
+        video_id: int,
+        accept: Sequence[int] = (),
+        reject: Sequence[int] = (),
+        user: str | None = None,
+    ) -> tuple[list[int], list[int]]:
+        """Accept and reject many proposals of one video as ONE edit (one undo step), all or
+        nothing: every id must be an active predicted segment of the video. Accepting follows
+        :meth:`accept` (absorbing overlapping same-label owned segments). Returns the accepted
+        ids still active afterwards and the rejected ids."""
+        accept, reject = [int(i) for i in accept], [int(i) for i in reject]
+        if set(accept) & set(reject):
+            raise EditError("a proposal cannot be accepted and rejected at once")
+
+        def op(tx: EditTx) -> tuple[list[int], list[int]]:
+            rows = []
+            for sid in [*accept, *reject]:
+                row = tx.touch(active_row(tx, sid))
+                if row.video_id != tx.video.id:
+                    raise EditError(f"segment {sid} is not on video {tx.video.id}")
+                if row.source != "predicted":
+                    raise EditError(f"segment {sid} is {row.source}, not a proposal")
+                rows.append(row)
+            now = utcnow()
+            for row in rows[len(accept) :]:
+                row.status, row.updated_at = "rejected", now
+            for row in rows[: len(accept)]:
+                if row.status == "active":  # not absorbed by an earlier one of this batch
+                    row.source, row.updated_at = "corrected", now
+                    absorb_overlaps(tx, row)
+            return [sid for sid in accept if tx.rows[sid].status == "active"], reject
+
+        return self._edit(video_id, "review_many", op, user)
+
+    def delete_segments(
+        self, video_id: int, seg_ids: Sequence[int], op_name: str = "delete_many", user: str | None = None
+    ) -> list[int]:
+        """Delete many active segments of one video as one edit (``op_name`` names it in the
+        history, e.g. ``delete_label``). Returns the ids deleted."""
+        ids = [int(i) for i in seg_ids]
+
+        def op(tx: EditTx) -> list[int]:
+            now = utcnow()
+            for sid in ids:
+                row = tx.touch(active_row(tx, sid))
+                if row.video_id != tx.video.id:
+                    raise EditError(f"segment {sid} is not on video {tx.video.id}")
+                row.status, row.updated_at = "deleted", now
+            return ids
+
+        return self._edit(video_id, op_name, op, user)
+
+    def restore_segments(
+        self, video_id: int, seg_ids: Sequence[int], op_name: str = "restore_many", user: str | None = None
+    ) -> list[int]:
+        """Bring deleted segments of one video back (status ``active``) as one edit; ids that are
+        not deleted any more are left alone. Returns the ids restored."""
+        ids = [int(i) for i in seg_ids]
+
+        def op(tx: EditTx) -> list[int]:
+            rows = tx.session.scalars(
+                select(SegmentRow).where(
+                    SegmentRow.id.in_(ids), SegmentRow.video_id == tx.video.id, SegmentRow.status == "deleted"
+                )
+            ).all()
+            now = utcnow()
+            for row in rows:
+                tx.touch(row)
+                row.status, row.updated_at = "active", now
+            return sorted(r.id for r in rows)
+
+        return self._edit(video_id, op_name, op, user)
+
     def replace_predictions(
         self, video_id: int, segments: Sequence[Segment], method: str, user: str | None = None
     ) -> list[int]:

@@ -4,14 +4,15 @@ Mixed into :class:`~otcore.store.Store`."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from otcore.store.engine import SessionOwner
-from otcore.store.models import Label, Project, SegmentRow, Video
+from otcore.store.models import Label, Project, SegmentRow, Video, utcnow
 from otcore.store.records import (
     LABEL_PALETTE,
+    DuplicateError,
     LabelInfo,
     NotFoundError,
     SegmentInfo,
@@ -48,22 +49,97 @@ class LabelRows(SessionOwner):
         if row is not None:
             if color is not None and color != row.color:
                 row.color = color
+            if row.deleted_at is not None:  # named again: the deleted label comes back
+                row.deleted_at = None
             return row
         if s.get(Project, project_id) is None:
             raise NotFoundError(f"no project with id {project_id}")
         if color is None:
-            n = len(s.scalars(select(Label.id).where(Label.project_id == project_id)).all())
-            color = LABEL_PALETTE[n % len(LABEL_PALETTE)]
-        row = Label(project_id=project_id, name=name, color=color)
+            color = self._free_color(s, project_id)
+        top = s.scalar(
+            select(func.max(func.coalesce(Label.position, Label.id))).where(Label.project_id == project_id)
+        )
+        row = Label(project_id=project_id, name=name, color=color, position=(top or 0) + 1)
         s.add(row)
         s.flush()
         return row
 
-    def list_labels(self, project_id: int) -> list[LabelInfo]:
-        """The labels of a project in creation order."""
+    @staticmethod
+    def _free_color(s: Session, project_id: int) -> str:
+        """The first colour of :data:`LABEL_PALETTE` no live label of the project uses (by
+        creation order when all are taken)."""
+        used = {
+            c.upper()
+            for c in s.scalars(
+                select(Label.color).where(Label.project_id == project_id, Label.deleted_at.is_(None))
+            )
+        }
+        for c in LABEL_PALETTE:
+            if c.upper() not in used:
+                return c
+        n = len(s.scalars(select(Label.id).where(Label.project_id == project_id)).all())
+        return LABEL_PALETTE[n % len(LABEL_PALETTE)]
+
+    def next_label_color(self, project_id: int) -> str:
+        """The colour a new label of the project gets: the first palette colour not in use."""
         with self.read() as s:
-            rows = s.scalars(select(Label).where(Label.project_id == project_id).order_by(Label.id))
-            return [label_info(r) for r in rows]
+            return self._free_color(s, project_id)
+
+    def list_labels(self, project_id: int, *, include_deleted: bool = False) -> list[LabelInfo]:
+        """The labels of a project in their display order (position, then creation); labels
+        deleted in the app only with ``include_deleted``."""
+        with self.read() as s:
+            q = select(Label).where(Label.project_id == project_id)
+            if not include_deleted:
+                q = q.where(Label.deleted_at.is_(None))
+            q = q.order_by(func.coalesce(Label.position, Label.id), Label.id)
+            return [label_info(r) for r in s.scalars(q)]
+
+    def rename_label(self, label_id: int, name: str) -> LabelInfo:
+        """Rename a label (its segments follow: they refer to the label, not its name);
+        :class:`DuplicateError` when another label of the project has that name."""
+        name = name.strip()
+        if not name:
+            raise StoreError("label name must not be empty")
+        with self.write() as s:
+            row = s.get(Label, label_id)
+            if row is None:
+                raise NotFoundError(f"no label with id {label_id}")
+            if name == row.name:
+                return label_info(row)
+            clash = s.scalar(select(Label).where(Label.project_id == row.project_id, Label.name == name))
+            if clash is not None:
+                raise DuplicateError(f"the project has a label named {name!r} already", label_info(clash))
+            row.name = name
+            s.flush()
+            return label_info(row)
+
+    def reorder_labels(self, project_id: int, label_ids: list[int]) -> list[LabelInfo]:
+        """Put the project's labels in the order of ``label_ids`` (every live label exactly once)."""
+        with self.write() as s:
+            rows = {
+                r.id: r
+                for r in s.scalars(
+                    select(Label).where(Label.project_id == project_id, Label.deleted_at.is_(None))
+                )
+            }
+            if sorted(label_ids) != sorted(rows) or len(set(label_ids)) != len(label_ids):
+                raise StoreError("the new order must name every label of the project exactly once")
+            for i, lid in enumerate(label_ids):
+                rows[lid].position = i + 1
+            s.flush()
+            return [label_info(rows[lid]) for lid in label_ids]
+
+    def set_label_deleted(self, label_id: int, deleted: bool) -> LabelInfo:
+        """Hide a label from the project (``deleted``) or bring it back; segments are changed
+        through the edit log by :func:`otcore.store.management.delete_label`."""
+        with self.write() as s:
+            row = s.get(Label, label_id)
+            if row is None:
+                raise NotFoundError(f"no label with id {label_id}")
+            row.deleted_at = utcnow() if deleted else None
+            s.flush()
+            return label_info(row)
 
     def get_label(self, label_id: int) -> LabelInfo | None:
         """The label with this id, or None."""

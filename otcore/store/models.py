@@ -139,6 +139,8 @@ class Video(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     #: What imported annotation files carried about the video, keyed by format name.
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Set when the video was deleted in the app (files moved to the data dir's trash; undoable).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Label(Base):
@@ -153,6 +155,10 @@ class Label(Base):
     color: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: Display order within the project (the order sets the timeline's 1-9 keys); None: by id.
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Set when the label was deleted in the app (its segments stay in the edit log; undoable).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class SegmentRow(Base):

@@ -110,6 +110,7 @@ class LabelInfo:
     project_id: int
     name: str
     color: str
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def video_info(row: Video) -> VideoInfo:
 
 def label_info(row: Label) -> LabelInfo:
     """The frozen record of a label row."""
-    return LabelInfo(id=row.id, project_id=row.project_id, name=row.name, color=row.color)
+    position = row.position if row.position is not None else row.id
+    return LabelInfo(id=row.id, project_id=row.project_id, name=row.name, color=row.color, position=position)
 
 
 def artifact_info(row: Artifact) -> ArtifactInfo:

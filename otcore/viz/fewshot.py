@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from otcore.viz.axis import apply_time_axis
+
 __all__ = ["plan_figure", "segments_figure", "plan_levels"]
 
 _KEY = re.compile(r"^level(?P<l>\d+)/(?P<c>.+)$")
@@ -66,9 +68,8 @@ def segments_figure(predicted: Sequence[Any], manual: Sequence[Any], duration: f
     _segment_traces(predicted, "predicted", "#d62728", fig, 1)
     _segment_traces(manual, "manual", "#1f77b4", fig, 2)
     fig.update_yaxes(visible=False, range=[0, 1])
-    fig.update_xaxes(range=[0, duration], title_text="time (s)", row=2, col=1)
     fig.update_layout(height=220, margin={"l": 40, "r": 10, "t": 30, "b": 30})
-    return fig
+    return apply_time_axis(fig, duration)
 
 
 def plan_figure(
@@ -115,12 +116,10 @@ def plan_figure(
     _segment_traces([s for s in manual if s.label == class_name], "manual", "#1f77b4", fig, n + 2)
     fig.update_yaxes(visible=False, range=[0, 1], row=n + 1, col=1)
     fig.update_yaxes(visible=False, range=[0, 1], row=n + 2, col=1)
-    fig.update_xaxes(range=[0, duration])
-    fig.update_xaxes(title_text="time (s)", row=n + 2, col=1)
     fig.update_layout(
         height=130 * n + 160,
         margin={"l": 60, "r": 10, "t": 40, "b": 40},
         coloraxis={"colorscale": "Viridis", "colorbar": {"title": "mass (row-normalised)"}},
         title=f"transport plan: {class_name}",
     )
-    return fig
+    return apply_time_axis(fig, duration)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from otcore.viz.axis import apply_time_axis, time_ticks
+
 __all__ = ["PALETTE", "cluster_lane_figure", "plan_heatmap_figure", "alignment_figure", "foreground_figure"]
 
 #: Qualitative colours for clusters (cycled).
@@ -75,11 +77,9 @@ def cluster_lane_figure(
         title=title,
         height=height,
         margin=dict(l=10, r=10, t=30, b=20),
-        xaxis_title="time (s)",
         yaxis_visible=False,
-        legend_orientation="h",
     )
-    return fig
+    return apply_time_axis(fig, len(lab) / fps if len(lab) else 1.0)
 
 
 def plan_heatmap_figure(
@@ -95,8 +95,8 @@ def plan_heatmap_figure(
     t = np.arange(p.shape[0]) / fps
     ys = list(names) if names is not None else [f"cluster {k}" for k in range(p.shape[1])]
     fig = go.Figure(go.Heatmap(z=p.T, x=t, y=ys, colorscale="Viridis", colorbar_title="mass"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=30, b=20), xaxis_title="time (s)")
-    return fig
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=30, b=20))
+    return apply_time_axis(fig, p.shape[0] / fps if p.shape[0] else 1.0)
 
 
 def alignment_figure(
@@ -128,9 +128,16 @@ def alignment_figure(
         title=title,
         height=height,
         margin=dict(l=10, r=10, t=30, b=20),
-        xaxis_title="video B time (s)",
-        yaxis_title="video A time (s)",
-        yaxis_autorange="reversed",
+    )
+    apply_time_axis(fig, p.shape[1] / fps_b if p.shape[1] else 1.0, title="video B time")
+    vals, text = time_ticks(p.shape[0] / fps_a if p.shape[0] else 1.0)
+    fig.update_yaxes(
+        title_text="video A time",
+        tickmode="array",
+        tickvals=vals,
+        ticktext=text,
+        range=[p.shape[0] / fps_a if p.shape[0] else 1.0, 0],
+        automargin=False,
     )
     return fig
 
@@ -156,7 +163,6 @@ def foreground_figure(
         title=title,
         height=height,
         margin=dict(l=10, r=10, t=30, b=20),
-        xaxis_title="time (s)",
         yaxis_range=[0, 1],
     )
-    return fig
+    return apply_time_axis(fig, len(p_fg) / fps if len(p_fg) else 1.0)

@@ -156,3 +156,23 @@ def page(streamlit_server: str):
     """A Playwright page in headless Chromium, at the app's URL."""
     with browser_page(streamlit_server) as pg:
         yield pg
+
+
+def artifacts_dir() -> Path:
+    """Where browser tests leave their screenshots: ``$OTSTUDIO_TEST_ARTIFACTS`` or
+    ``test-artifacts/`` at the repository root (kept after the run, ignored by git)."""
+    root = Path(os.environ.get("OTSTUDIO_TEST_ARTIFACTS") or REPO_ROOT / "test-artifacts")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture()
+def screenshot():
+    """``screenshot(page, name)`` saves a full-page PNG ``<name>.png`` in :func:`artifacts_dir`."""
+
+    def take(pg, name: str) -> Path:
+        path = artifacts_dir() / f"{name}.png"
+        pg.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -40,8 +40,9 @@ def seeded(streamlit_data_dir: Path, shared_data: Path):
 def _open(page, base: str, title: str) -> None:
     """Open the app at its root (so app.py wires the project selector) and go to a page by its link."""
     page.goto(base)
-    page.get_by_role("link", name=title).click()
-    page.wait_for_url(re.compile(r"/(annotate|review)$"), timeout=30_000)
+    # the app's own page links (they carry the project), once its first run has drawn them
+    page.get_by_test_id("stPageLink").filter(has_text=title).first.click()
+    page.wait_for_url(re.compile(r"/(annotation|review-export)(\?|$)"), timeout=30_000)
 
 
 def _store_segments(data_dir: Path, video_id: int) -> list:

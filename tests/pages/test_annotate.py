@@ -96,10 +96,9 @@ def test_component_event_is_applied_once_and_undo_button_works(seeded):
 def test_add_label_with_colour(seeded):
     store, project, video = seeded
     at = _run(project.id)
-    at.text_input(key="annotate_label_name").input("run")
-    at.color_picker(key="annotate_label_color").pick("#00ff00")
-    submit = [b for b in at.button if b.label == "Add label"]
-    submit[0].click().run()
+    at.text_input(key="labels_new_name").input("run")
+    at.color_picker(key="labels_new_color").pick("#00ff00")
+    at.button(key="labels_add").click().run()
     assert not at.exception, at.exception
     labels = {lab.name: lab.color for lab in store.list_labels(project.id)}
     assert labels.get("run", "").lower() == "#00ff00"
@@ -117,7 +116,75 @@ def test_edit_segment_by_numbers_and_recolour_label(seeded):
     seg = log.get_segment(sid)
     assert (seg.start, seg.end) == (pytest.approx(1.12), pytest.approx(3.0))  # snapped to 1/25 s frames
     lab = store.list_labels(project.id)[0]
-    at.color_picker(key=f"annotate_recolor_{lab.id}").pick("#123456")
-    at.button(key="annotate_recolor_apply").click().run()
+    at.color_picker(key=f"labels_color_{lab.id}").pick("#123456").run()
     assert not at.exception, at.exception
     assert store.list_labels(project.id)[0].color.lower() == "#123456"
+
+
+def test_new_labels_get_distinct_colours_rename_reorder_delete_undo(seeded):
+    store, project, video = seeded
+    log = EditLog(store)
+    log.add_segment(video.id, "jump", 1.0, 2.0)
+    at = _run(project.id)
+    for name in ("run", "fall"):
+        at.text_input(key="labels_new_name").input(name)
+        at.button(key="labels_add").click().run()
+        assert not at.exception, at.exception
+    colours = [lab.color.upper() for lab in store.list_labels(project.id)]
+    assert len(set(colours)) == 3, colours
+    jump = store.list_labels(project.id)[0]
+    at.text_input(key=f"labels_name_{jump.id}").input("leap").run()
+    assert [lab.name for lab in store.list_labels(project.id)] == ["leap", "run", "fall"]
+    assert log.segments(video.id)[0].label == "leap"
+    at.button(key=f"labels_down_{jump.id}").click().run()
+    assert [lab.name for lab in store.list_labels(project.id)] == ["run", "leap", "fall"]
+    at.button(key=f"labels_delete_{jump.id}").click().run()
+    assert not at.exception, at.exception
+    assert [lab.name for lab in store.list_labels(project.id)] == ["run", "fall"]
+    assert log.segments(video.id) == []
+    assert any("deleted with its 1 segments" in s.value for s in at.success)
+    at.button(key="labels_undo_delete").click().run()
+    assert [lab.name for lab in store.list_labels(project.id)] == ["run", "leap", "fall"]
+    assert [s.label for s in log.segments(video.id)] == ["leap"]
+
+
+def test_url_video_wins_and_page_undo_reflects_the_latest_edit(seeded):
+    store, project, video = seeded
+    other = store.add_video(project.id, "b.mp4", "videos/b.mp4", "b" * 64, 8.0, 25.0, 200, 8, 8)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["project_id"] = project.id
+    at.query_params["video"] = str(other.id)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="annotate_video").value == other.id
+    key = f"timeline-{other.id}"
+    at.session_state[key] = {
+        "video_id": other.id,
+        "events": [
+            {"id": "e1", "op": "add", "video_id": other.id, "label": "jump", "start": 1.0, "end": 2.0}
+        ],
+    }
+    at.run()
+    assert not at.button(key="annotate_undo").disabled  # the edit of this very run already counts
+
+
+def test_a_mark_over_a_same_label_segment_announces_the_merge(seeded):
+    store, project, video = seeded
+    log = EditLog(store)
+    log.add_segment(video.id, "jump", 1.0, 3.0)
+    key = f"timeline-{video.id}"
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["project_id"] = project.id
+    at.session_state[key] = {
+        "video_id": video.id,
+        "events": [
+            {"id": "m1", "op": "add", "video_id": video.id, "label": "jump", "start": 2.0, "end": 5.0}
+        ],
+    }
+    at.run()
+    assert not at.exception, at.exception
+    assert any("merged into jump [1.000, 5.000)" in i.value for i in at.info), [i.value for i in at.info]
+    (seg,) = log.segments(video.id)
+    assert (seg.start, seg.end) == (1.0, 5.0)
+    assert log.undo(video.id) is not None
+    assert [(s.start, s.end) for s in log.segments(video.id)] == [(1.0, 3.0)]

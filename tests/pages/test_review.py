@@ -86,7 +86,7 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
     at.selectbox(key="export_format").set_value("csv").run()
     at.button(key="export_prepare").click().run()
     assert not at.exception, at.exception
-    bundle = at.session_state["export_bundle"]
+    bundle = at.session_state["export_bundle"][1]  # (what it was made from, the file)
     assert bundle.filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(bundle.data.decode())))
     assert [(r["label"], float(r["start"]), float(r["end"]), r["source"]) for r in rows] == [
@@ -98,7 +98,7 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
         at.selectbox(key="export_format").set_value(fmt).run()
         at.button(key="export_prepare").click().run()
         assert not at.exception and not at.error, (fmt, [e.value for e in at.error])
-        assert at.session_state["export_bundle"].data
+        assert at.session_state["export_bundle"][1].data
 
     # per-frame files at a chosen rate: one line per 1/10 s of each 10 s video
     import zipfile
@@ -108,7 +108,7 @@ def test_export_csv_and_import_report(seeded, tmp_path: Path):
     at.number_input(key="export_fps").set_value(10.0)
     at.button(key="export_prepare").click().run()
     assert not at.exception and not at.error
-    with zipfile.ZipFile(io.BytesIO(at.session_state["export_bundle"].data)) as zf:
+    with zipfile.ZipFile(io.BytesIO(at.session_state["export_bundle"][1].data)) as zf:
         lines = {n: zf.read(n).decode().splitlines() for n in zf.namelist()}
     a_lines = next(v for k, v in lines.items() if Path(k).name.startswith("a."))  # e.g. demo_frames/a.mp4.txt
     assert len(a_lines) == 100
@@ -154,3 +154,42 @@ def test_bulk_accept_and_reject_by_score(seeded):
     assert sources[p2[1]] == "predicted"  # 0.5: left for a person
     assert [it.value for it in at.success if "Review next" in it.value][0].startswith("**Review next: b.mp4")
     assert log.can_undo(v2.id)
+
+
+def test_bulk_accept_is_one_undo_step_and_export_is_never_stale(seeded):
+    store, project, (v1, v2), (p1, p2) = seeded
+    log = EditLog(store)
+    at = _app(project.id)
+    at.number_input(key="review_bulk_hi").set_value(0.55)
+    at.button(key="review_bulk_accept").click().run()
+    assert not at.exception, at.exception
+    assert {s.source for s in log.segments(v1.id) if s.id in p1} == {"corrected"}
+    at.button(key="review_bulk_undo").click().run()
+    assert not at.exception, at.exception
+    assert {s.source for s in log.segments(v1.id) if s.id in p1} == {"predicted"}  # both back at once
+    # an export made for one format is not offered after the format changed
+    at.selectbox(key="export_format").set_value("csv").run()
+    at.button(key="export_prepare").click().run()
+    assert len(at.get("download_button")) == 1
+    at.selectbox(key="export_format").set_value("vtt").run()
+    assert not at.get("download_button")
+    assert any("prepare it again" in c.value for c in at.caption)
+
+
+def test_keyboard_review_next_accept_reject(seeded):
+    store, project, (v1, v2), (p1, p2) = seeded
+    log = EditLog(store)
+    at = _app(project.id)
+    first = at.selectbox(key="review_pick").value
+    at.button(key="review_next").click().run()
+    second = at.selectbox(key="review_pick").value
+    assert second != first
+    at.button(key="review_prev").click().run()
+    assert at.selectbox(key="review_pick").value == first
+    at.button(key="review_accept").click().run()
+    assert not at.exception, at.exception
+    assert log.get_segment(first).source == "corrected"
+    assert at.selectbox(key="review_pick").value != first  # moved on to the next one
+    nxt = at.selectbox(key="review_pick").value
+    at.button(key="review_reject").click().run()
+    assert log.get_segment(nxt).status == "rejected"

@@ -68,7 +68,7 @@ def test_every_page_opens_on_the_demo_project(demo_env: int, page: str) -> None:
 def test_the_app_shell_opens_on_the_demo_project(demo_env: int) -> None:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
     assert not at.exception, at.exception
-    assert at.sidebar.selectbox(key="project_id").value == demo_env
+    assert at.sidebar.selectbox[0].value == demo_env
 
 
 def test_a_bad_setting_is_one_message_on_the_page(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

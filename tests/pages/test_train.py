@@ -65,3 +65,19 @@ def test_no_marks_says_so(data_dir: Path, monkeypatch):
     assert not at.exception
     assert any("No marked segments" in i.value for i in at.info)
     assert at.button(key="train_submit").disabled
+
+
+def test_the_train_button_and_history_follow_a_job_that_ends(data_dir: Path, monkeypatch):
+    monkeypatch.setenv("OTSTUDIO_NO_WORKER", "1")
+    store, p, a, b = _seed(data_dir)
+    at = _app(p.id)
+    at.button(key="train_submit").click().run()
+    assert at.button(key="train_submit").disabled
+    (job,) = queue.list_jobs(store, project_id=p.id, kind="train_fewshot")
+    claimed = queue.claim_next(store, "w-test", kinds=["train_fewshot"])
+    assert claimed is not None and claimed.id == job.id
+    queue.fail(store, job.id, "w-test", "stopped by the test")
+    at.run()  # what a poll of the job panel does once the job has ended
+    assert not at.exception, at.exception
+    assert not at.button(key="train_submit").disabled
+    assert list(at.dataframe[-1].value["status"]) == ["failed"]

@@ -35,6 +35,7 @@ __all__ = [
     "frame_grid_payload",
     "timeline",
     "render_timeline",
+    "apply_pending_edits",
     "video_frame_times",
 ]
 
@@ -128,6 +129,8 @@ def timeline(
     result: dict[str, Any] | None = None,
     select_id: int | None = None,
     active_label: str | None = None,
+    thumbs: dict[str, Any] | None = None,
+    start_time: float | None = None,
 ) -> Any:
     """Mount the component; returns its raw value (``{"video_id", "events": [...]}`` or None)."""
     return _component(
@@ -141,6 +144,8 @@ def timeline(
         result=result,
         select_id=select_id,
         active_label=active_label,
+        thumbs=thumbs,
+        start_time=start_time,
         key=key,
         default=None,
     )
@@ -168,14 +173,25 @@ def _segment_json(s: Any) -> dict[str, Any]:
     }
 
 
-def render_timeline(
-    store: Store, log: EditLog, video: VideoInfo, *, key: str | None = None, user: str | None = None
-) -> list[EventResult]:
-    """Apply the component's pending edits for ``video`` through ``log``, then draw the
-    component with the refreshed segments. Returns the results of the edits applied in this run.
-    ``user`` (default: the log's user) is the author recorded on the edits."""
-    key = key or f"timeline-{video.id}"
-    user = user or str(getattr(log, "user", "local"))
+def _thumbs_payload(store: Store, video: VideoInfo) -> dict[str, Any] | None:
+    """The thumbnail strip as the component draws it (a JPEG sprite as a data URL), or None."""
+    import base64
+
+    from otcore import service
+
+    strip = service.timeline_strip(store, video)
+    if strip is None:
+        return None
+    data = base64.b64encode(strip.jpeg()).decode("ascii")
+    return {
+        "src": "data:image/jpeg;base64," + data,
+        "times": list(strip.times),
+        "width": strip.width,
+        "height": strip.height,
+    }
+
+
+def _applier(log: EditLog, video: VideoInfo, key: str, user: str) -> Any:
     seen: set[str] = st.session_state.setdefault(f"{key}::seen", set())
     acked: list[str] = st.session_state.setdefault(f"{key}::acked", [])
 
@@ -186,12 +202,44 @@ def render_timeline(
         del acked[:-200]
         if res:
             st.session_state[f"{key}::last"] = res[-1]
+            st.session_state.setdefault(f"{key}::results", []).extend(res)
         return res
 
-    results = _apply(st.session_state.get(key))  # the value the browser sent before this rerun
+    return _apply
+
+
+def apply_pending_edits(
+    log: EditLog, video: VideoInfo, *, key: str | None = None, user: str | None = None
+) -> None:
+    """Apply the edits the browser sent before this rerun now, so what the page draws above the
+    timeline (Undo/Redo, counts) already reflects them; :func:`render_timeline` reports them."""
+    key = key or f"timeline-{video.id}"
+    _applier(log, video, key, user or str(getattr(log, "user", "local")))(st.session_state.get(key))
+
+
+def render_timeline(
+    store: Store,
+    log: EditLog,
+    video: VideoInfo,
+    *,
+    key: str | None = None,
+    user: str | None = None,
+    start_time: float | None = None,
+) -> list[EventResult]:
+    """Apply the component's pending edits for ``video`` through ``log``, then draw the
+    component with the refreshed segments (proposals hidden by
+    :func:`otcore.review.visible_proposals` left out, a thumbnail strip above the lanes).
+    Returns the results of the edits applied in this run. ``user`` (default: the log's user) is
+    the author recorded on the edits."""
+    from otcore.review import visible_proposals
+
+    key = key or f"timeline-{video.id}"
+    _apply = _applier(log, video, key, user or str(getattr(log, "user", "local")))
+    _apply(st.session_state.get(key))  # the value the browser sent before this rerun
+    results: list[EventResult] = st.session_state.pop(f"{key}::results", [])
     last: EventResult | None = st.session_state.get(f"{key}::last")
     labels = [{"name": lab.name, "color": lab.color} for lab in store.list_labels(video.project_id)]
-    segments = [_segment_json(s) for s in log.segments(video.id)]
+    segments = [_segment_json(s) for s in visible_proposals(log.segments(video.id))]
     times = video_frame_times(store, video)
     duration = float(video.duration or (times[-1] if len(times) else 0.0))
     path = store.resolve_path(video.path)
@@ -206,9 +254,11 @@ def render_timeline(
         labels=labels,
         segments=segments,
         key=key,
-        acked=acked,
+        acked=st.session_state.get(f"{key}::acked", []),
         result=last.to_json() if last else None,
         select_id=next((r.select_id for r in reversed(results) if r.ok and r.select_id is not None), None),
+        thumbs=_thumbs_payload(store, video),
+        start_time=start_time,
     )
     late = _apply(value)  # only if the value was not visible in session state before the mount
     if late:

@@ -101,6 +101,22 @@ def _id_of(ret: Any) -> int | None:
     return v if isinstance(v, int) else None
 
 
+def _merged_into(log: EditLogLike, video_id: int, seg_id: int | None) -> str | None:
+    """``"merged into <label> [a, b)"`` when the newest edit of the video touched more than one
+    segment and left ``seg_id`` standing (it absorbed same-label neighbours), else None."""
+    history, get = getattr(log, "history", None), getattr(log, "get_segment", None)
+    if seg_id is None or history is None or get is None:
+        return None
+    try:
+        last = history(video_id, limit=1)
+        seg = get(seg_id)
+    except Exception:  # noqa: BLE001 - the message is a courtesy; the edit itself succeeded
+        return None
+    if not last or seg is None or len(getattr(last[0], "segment_ids", ())) < 2:
+        return None
+    return f"merged into {seg.label} [{float(seg.start):.3f}, {float(seg.end):.3f})"
+
+
 def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str = "local") -> EventResult:
     """Apply one event for ``video_id`` through ``log``; never raises for a refused edit."""
     eid = str(ev.get("id", ""))
@@ -114,7 +130,10 @@ def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str =
                 raise ValueError("choose a label first")
             start, end = _time(ev, "start"), _time(ev, "end")
             ret = log.add_segment(video_id, label, start, end, source="manual", user=user)
-            return EventResult(eid, op, True, f"added {label} [{start:.3f}, {end:.3f})", _id_of(ret))
+            new_id = _id_of(ret)
+            merged = _merged_into(log, video_id, new_id)
+            text = f"added {label} [{start:.3f}, {end:.3f}), {merged}" if merged else None
+            return EventResult(eid, op, True, text or f"added {label} [{start:.3f}, {end:.3f})", new_id)
         if op == "update":
             sid = _seg_id(ev)
             label = ev.get("label")
@@ -124,7 +143,10 @@ def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str =
                 end=_time(ev, "end", False),
                 label=str(label) if label else None,
             )
-            return EventResult(eid, op, True, f"updated segment {sid}", sid)
+            merged = _merged_into(log, video_id, sid)
+            return EventResult(
+                eid, op, True, f"updated segment {sid}" + (f", {merged}" if merged else ""), sid
+            )
         if op == "split":
             sid = _seg_id(ev)
             t = _time(ev, "t")
@@ -133,7 +155,11 @@ def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str =
         if op == "merge":
             a, b = _seg_id(ev, "a_id"), _seg_id(ev, "b_id")
             ret = log.merge_segments(a, b)
-            return EventResult(eid, op, True, f"merged segments {a} and {b}", _id_of(ret) or a)
+            kept = _id_of(ret) or a
+            merged = _merged_into(log, video_id, kept)
+            return EventResult(
+                eid, op, True, f"merged segments {a} and {b}" + (f": {merged}" if merged else ""), kept
+            )
         if op == "delete":
             sid = _seg_id(ev)
             log.delete_segment(sid)
@@ -141,7 +167,14 @@ def apply_event(log: EditLogLike, video_id: int, ev: dict[str, Any], user: str =
         if op == "accept":
             sid = _seg_id(ev)
             log.accept(sid)
-            return EventResult(eid, op, True, f"accepted proposal {sid}")
+            merged = _merged_into(log, video_id, sid)
+            return EventResult(
+                eid,
+                op,
+                True,
+                f"accepted proposal {sid}" + (f", {merged}" if merged else ""),
+                sid if merged else None,
+            )
         if op == "reject":
             sid = _seg_id(ev)
             log.reject(sid)

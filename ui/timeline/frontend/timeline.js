@@ -19,15 +19,16 @@
 
   // ---------------------------------------------------------------- state
   const SPEEDS = [0.1, 0.25, 0.5, 1, 1.5, 2, 4];
-  const RULER_H = 22, LANE_H = 26, HEADER_W = 150, OVERVIEW_H = 12, EDGE_PX = 6;
+  const RULER_H = 22, LANE_H = 26, HEADER_W = 150, OVERVIEW_H = 12, EDGE_PX = 6, THUMB_H = 40;
   const S = {
     videoId: null, videoUrl: null, duration: 0, grid: new Float64Array([0]), nFrames: 0,
     labels: [], segments: [], activeLabel: null, selectedId: null,
     markIn: null, markOut: null, loopId: null, view: { t0: 0, t1: 1 },
-    queue: [], seenResults: {}, drag: null, lanes: [], pendingSeek: null,
+    queue: [], seenResults: {}, drag: null, lanes: [], pendingSeek: null, thumbs: null, thumbImg: null,
   };
   const $ = (id) => document.getElementById(id);
   const video = $("video"), canvas = $("timeline"), ctx = canvas.getContext("2d"), app = $("app");
+  const thumbs = $("thumbs"), tctx = thumbs.getContext("2d");
 
   // ---------------------------------------------------------------- frame grid
   function buildGrid(ft, duration) {
@@ -278,17 +279,39 @@
     const lanes = [];
     const names = S.labels.map((l) => l.name);
     for (const s of S.segments) if (!names.includes(s.label)) names.push(s.label);
-    for (const n of names) lanes.push({ label: n, pred: false });
-    for (const n of names) if (S.segments.some((s) => s.label === n && isPred(s))) lanes.push({ label: n, pred: true });
+    for (const n of names) lanes.push({ label: n, pred: false, sub: 0 });
+    // proposals of one label that overlap go on stacked sub-lanes (greedy interval packing, by start)
+    for (const n of names) {
+      const props = S.segments.filter((s) => s.label === n && isPred(s))
+        .sort((a, b) => a.start - b.start || (b.score || 0) - (a.score || 0));
+      const ends = [];
+      for (const s of props) {
+        let k = ends.findIndex((e) => e <= s.start + 1e-9);
+        if (k < 0) { k = ends.length; ends.push(s.end); } else ends[k] = s.end;
+        s._sub = k;
+      }
+      for (let k = 0; k < ends.length; k++) lanes.push({ label: n, pred: true, sub: k });
+    }
     S.lanes = lanes;
   }
-  function laneOf(s) { return S.lanes.findIndex((l) => l.label === s.label && l.pred === isPred(s)); }
+  function laneOf(s) {
+    const pred = isPred(s), sub = pred ? (s._sub || 0) : 0;
+    return S.lanes.findIndex((l) => l.label === s.label && l.pred === pred && l.sub === sub);
+  }
+  function lanesTop() { return RULER_H; }
   function geom() {
     const w = canvas.clientWidth || 600;
-    return { w: w, x0: HEADER_W, x1: w - 4, h: RULER_H + Math.max(1, S.lanes.length) * LANE_H + OVERVIEW_H + 4 };
+    return { w: w, x0: HEADER_W, x1: w - 4, h: lanesTop() + Math.max(1, S.lanes.length) * LANE_H + OVERVIEW_H + 4 };
   }
   function tx(t, g) { const v = S.view; return g.x0 + (t - v.t0) / Math.max(1e-9, v.t1 - v.t0) * (g.x1 - g.x0); }
   function xt(x, g) { const v = S.view; return v.t0 + (x - g.x0) / Math.max(1, g.x1 - g.x0) * (v.t1 - v.t0); }
+  // ruler text: seconds on short videos, h:mm:ss(.fff) once the video is a minute or longer
+  function fmtTick(t, step) {
+    if (S.duration < 60) return (step < 1 ? t.toFixed(2) : t.toFixed(0)) + "s";
+    const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+    const ss = step < 1 ? sec.toFixed(3).padStart(6, "0") : String(Math.round(sec)).padStart(2, "0");
+    return (h ? h + ":" + String(m).padStart(2, "0") : String(m)) + ":" + ss;
+  }
   function niceStep(span, px) {
     const target = span / Math.max(1, px / 80), steps = [0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 3600];
     return steps.find((s) => s >= target) || 3600;
@@ -305,12 +328,12 @@
     ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, g.w, RULER_H);
     // lanes
     S.lanes.forEach((lane, li) => {
-      const y = RULER_H + li * LANE_H;
+      const y = lanesTop() + li * LANE_H;
       ctx.fillStyle = li % 2 ? "#ffffff" : "#f6f7f9"; ctx.fillRect(0, y, g.w, LANE_H);
       ctx.fillStyle = labelColor(lane.label); ctx.fillRect(4, y + 7, 10, 12);
       ctx.fillStyle = lane.label === S.activeLabel && !lane.pred ? "#000" : "#333";
       ctx.font = (lane.label === S.activeLabel && !lane.pred ? "bold " : "") + "11px system-ui, sans-serif";
-      const name = (lane.pred ? lane.label + " · proposed" : lane.label);
+      const name = lane.pred ? (lane.sub ? "  ↳ overlapping " + (lane.sub + 1) : lane.label + " · proposed") : lane.label;
       ctx.fillText(name.length > 22 ? name.slice(0, 21) + "…" : name, 18, y + LANE_H / 2);
     });
     ctx.font = "11px system-ui, sans-serif";
@@ -320,7 +343,7 @@
     ctx.strokeStyle = "#c8ccd2"; ctx.fillStyle = "#555";
     for (let t = Math.ceil(S.view.t0 / step) * step; t <= S.view.t1 + 1e-9; t += step) {
       const x = tx(t, g); ctx.beginPath(); ctx.moveTo(x + 0.5, RULER_H - 6); ctx.lineTo(x + 0.5, RULER_H); ctx.stroke();
-      ctx.fillText((step < 1 ? t.toFixed(2) : t.toFixed(0)) + "s", x + 2, RULER_H / 2 - 2);
+      ctx.fillText(fmtTick(t, step), x + 2, RULER_H / 2 - 2);
     }
     // frame ticks when zoomed in far enough
     const pxPerFrame = (g.x1 - g.x0) / Math.max(1e-9, S.view.t1 - S.view.t0) * (S.duration / Math.max(1, S.nFrames));
@@ -332,7 +355,7 @@
     // segments
     for (const s of S.segments) {
       const li = laneOf(s); if (li < 0) continue;
-      const y = RULER_H + li * LANE_H + 3, h = LANE_H - 6;
+      const y = lanesTop() + li * LANE_H + 3, h = LANE_H - 6;
       const xa = tx(s.start, g), xb = tx(s.end, g); if (xb < g.x0 || xa > g.x1) continue;
       const col = labelColor(s.label);
       ctx.globalAlpha = isPred(s) ? 0.25 + 0.6 * Math.max(0, Math.min(1, s.score == null ? 0.5 : s.score)) : 0.85;
@@ -362,8 +385,36 @@
     const D = Math.max(S.duration, 1e-9), ox = (t) => g.x0 + t / D * (g.x1 - g.x0);
     ctx.fillStyle = "#9aa4b2"; ctx.fillRect(ox(S.view.t0), oy + 2, Math.max(3, ox(S.view.t1) - ox(S.view.t0)), OVERVIEW_H - 4);
     ctx.fillStyle = "#ff4b4b"; ctx.fillRect(ox(curTime()) - 1, oy, 2, OVERVIEW_H);
+    drawThumbs(g);
     canvas.dataset.segments = String(S.segments.length);
+    canvas.dataset.proposalLanes = String(S.lanes.filter((l) => l.pred).length);
     setHeight();
+  }
+  // thumbnails: their own canvas right above the lanes, on the lanes' time axis (one sprite, each
+  // frame drawn at its own time, so zoom and pan move them too); a click seeks
+  function drawThumbs(g) {
+    const th = S.thumbs;
+    if (!S.thumbImg || !th) { thumbs.style.display = "none"; return; }
+    thumbs.style.display = "block";
+    const dpr = window.devicePixelRatio || 1;
+    if (thumbs.width !== Math.round(g.w * dpr) || thumbs.height !== Math.round(THUMB_H * dpr)) {
+      thumbs.width = Math.round(g.w * dpr); thumbs.height = Math.round(THUMB_H * dpr); thumbs.style.height = THUMB_H + "px";
+    }
+    tctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    tctx.clearRect(0, 0, g.w, THUMB_H);
+    tctx.fillStyle = "#111"; tctx.fillRect(g.x0, 0, g.x1 - g.x0, THUMB_H);
+    const times = th.times || [], tw = th.width, thh = th.height, dw = THUMB_H * tw / Math.max(1, thh);
+    tctx.save(); tctx.beginPath(); tctx.rect(g.x0, 0, g.x1 - g.x0, THUMB_H); tctx.clip();
+    for (let i = 0; i < times.length; i++) {
+      const half = (i + 1 < times.length ? times[i + 1] - times[i] : (i ? times[i] - times[i - 1] : S.duration)) / 2;
+      const xa = tx(times[i] - half, g), xb = tx(times[i] + half, g);
+      if (xb < g.x0 || xa > g.x1) continue;
+      const w = Math.min(dw, xb - xa), x = (xa + xb) / 2 - w / 2, sw = tw * w / dw;
+      tctx.drawImage(S.thumbImg, i * tw + (tw - sw) / 2, 0, sw, thh, x, 0, w, THUMB_H);
+    }
+    const xp = tx(curTime(), g); tctx.fillStyle = "#ff4b4b"; tctx.fillRect(xp - 1, 0, 2, THUMB_H);
+    tctx.restore();
+    thumbs.dataset.thumbs = String(times.length);
   }
   function followPlayhead(t) {
     const v = S.view, span = v.t1 - v.t0;
@@ -375,7 +426,7 @@
     const g = geom();
     if (y < RULER_H) return { kind: "ruler" };
     if (y >= g.h - OVERVIEW_H - 4) return { kind: "overview" };
-    const li = Math.floor((y - RULER_H) / LANE_H); const lane = S.lanes[li];
+    const li = Math.floor((y - lanesTop()) / LANE_H); const lane = S.lanes[li];
     if (!lane) return { kind: "none" };
     if (x < g.x0) return { kind: "header", lane: lane };
     const segs = S.segments.filter((s) => laneOf(s) === li);
@@ -391,6 +442,11 @@
     const g = geom(), span = S.view.t1 - S.view.t0, t = (x - g.x0) / (g.x1 - g.x0) * S.duration;
     let t0 = Math.max(0, Math.min(S.duration - span, t - span / 2)); S.view = { t0: t0, t1: t0 + span }; draw();
   }
+  thumbs.addEventListener("mousedown", (e) => {
+    app.focus();
+    const r = thumbs.getBoundingClientRect(), x = e.clientX - r.left, g = geom();
+    if (x >= g.x0) { video.pause(); seekFrame(frameIndexAt(snap(xt(x, g)))); }
+  });
   canvas.addEventListener("mousedown", (e) => {
     app.focus();
     const r = canvas.getBoundingClientRect(), x = e.clientX - r.left, y = e.clientY - r.top, g = geom(), h = hit(x, y);
@@ -469,7 +525,7 @@
       b.addEventListener("click", () => { S.activeLabel = l.name; renderLabels(); draw(); app.focus(); });
       box.appendChild(b);
     });
-    if (!S.labels.length) { const n = document.createElement("span"); n.textContent = "no labels yet: add one below the player"; box.appendChild(n); }
+    if (!S.labels.length) { const n = document.createElement("span"); n.textContent = "no labels yet: add one under Labels above the timeline"; box.appendChild(n); }
   }
   SPEEDS.forEach((s) => { const o = document.createElement("option"); o.value = String(s); o.textContent = s + "×"; $("speed").appendChild(o); });
   $("speed").value = "1";
@@ -491,8 +547,16 @@
     raf = video.paused ? 0 : requestAnimationFrame(tick);
   }
   video.addEventListener("play", () => { S.pendingSeek = null; if (!raf) raf = requestAnimationFrame(tick); updateClock(); });
-  video.addEventListener("pause", () => { storeSet("t-" + S.videoId, video.currentTime); updateClock(); draw(); });
-  video.addEventListener("seeked", () => { S.pendingSeek = null; storeSet("t-" + S.videoId, video.currentTime); draw(); updateClock(); });
+  // the playhead goes into the app's URL (?t=), so a reload or a shared link opens the same frame
+  function urlTime(t) {
+    try {
+      const u = new URL(window.parent.location.href);
+      u.searchParams.set("t", t.toFixed(3));
+      window.parent.history.replaceState(window.parent.history.state, "", u.toString());
+    } catch (e) { /* another origin: the URL keeps what Python put there */ }
+  }
+  video.addEventListener("pause", () => { storeSet("t-" + S.videoId, video.currentTime); urlTime(video.currentTime); updateClock(); draw(); });
+  video.addEventListener("seeked", () => { S.pendingSeek = null; storeSet("t-" + S.videoId, video.currentTime); if (video.paused) urlTime(video.currentTime); draw(); updateClock(); });
   video.addEventListener("loadedmetadata", () => {
     $("novideo").hidden = true;
     if (S.pendingSeek !== null) { try { video.currentTime = S.pendingSeek; } catch (e) { /* ignore */ } }
@@ -517,7 +581,7 @@
       buildGrid(args.frame_times, args.duration);
       S.view = { t0: 0, t1: Math.max(S.duration, 1e-3) };
       S.pendingSeek = 0;
-      const saved = parseFloat(storeGet("t-" + S.videoId));
+      const saved = args.start_time != null ? parseFloat(args.start_time) : parseFloat(storeGet("t-" + S.videoId));
       if (isFinite(saved) && saved > 0 && saved <= S.duration) { S.pendingSeek = saved; try { video.currentTime = saved; } catch (e) { /* later */ } }
     }
     if (args.video_url) {
@@ -534,6 +598,14 @@
     const acked = new Set(args.acked || []);
     S.queue = S.queue.filter((ev) => !acked.has(ev.id));
     S.labels = args.labels || [];
+    const th = args.thumbs || null;
+    if (!th) { S.thumbs = null; S.thumbImg = null; }
+    else if (!S.thumbs || S.thumbs.src !== th.src) {
+      S.thumbs = th; S.thumbImg = null;
+      const img = new Image();
+      img.onload = () => { if (S.thumbs === th) { S.thumbImg = img; draw(); } };
+      img.src = th.src;
+    }
     if (!S.activeLabel || !S.labels.some((l) => l.name === S.activeLabel)) S.activeLabel = args.active_label || (S.labels[0] && S.labels[0].name) || null;
     S.segments = (args.segments || []).map((s) => Object.assign({}, s));
     for (const ev of S.queue) applyLocal(ev);  // still in flight: keep showing them
