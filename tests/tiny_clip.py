@@ -97,3 +97,30 @@ def train_tiny_clip(path: Path, steps: int = 300, batch: int = 48, seed: int = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), path)
     return path
+
+
+#: A synthetic video: (concept or None for empty frames, number of frames), in order.
+VIDEO_PLAN: list[tuple[str | None, int]] = [
+    (None, 10),
+    ("red square", 12),
+    (None, 8),
+    ("blue disc", 10),
+    (None, 6),
+    ("green square", 10),
+    (None, 5),
+]
+
+
+def synthetic_video(seed: int, fps: float) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
+    """Frames of :data:`VIDEO_PLAN` (new noise per seed) and its true spans ``(label, start, end)`` in
+    seconds at ``fps`` (labels are the concepts with ``_`` for spaces)."""
+    rng = np.random.default_rng(seed)
+    frames: list[np.ndarray] = []
+    truth: list[tuple[str, float, float]] = []
+    t = 0
+    for concept, n in VIDEO_PLAN:
+        frames += [draw(concept, rng) for _ in range(n)]
+        if concept is not None:
+            truth.append((concept.replace(" ", "_"), t / fps, (t + n) / fps))
+        t += n
+    return np.stack(frames), truth

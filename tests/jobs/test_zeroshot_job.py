@@ -14,20 +14,11 @@ from otcore.service import ZeroShotRequest, ZeroShotResult, job_result, load_pre
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
 from otcore.video.clip_cache import ClipIdentity, clear_clip_cache
-from tests.tiny_clip import draw, train_tiny_clip
+from tests.tiny_clip import synthetic_video, train_tiny_clip
 
 pytestmark = [pytest.mark.usefixtures("one_thread")]
 
 FPS = 2.0
-PLAN = [
-    (None, 10),
-    ("red square", 12),
-    (None, 8),
-    ("blue disc", 10),
-    (None, 6),
-    ("green square", 10),
-    (None, 5),
-]
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +28,7 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _video(seed: int) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
-    rng = np.random.default_rng(seed)
-    frames, truth, t = [], [], 0
-    for concept, n in PLAN:
-        frames += [draw(concept, rng) for _ in range(n)]
-        if concept is not None:
-            truth.append((concept.replace(" ", "_"), t / FPS, (t + n) / FPS))
-        t += n
-    return np.stack(frames), truth
+    return synthetic_video(seed, FPS)
 
 
 def _add(store: Store, settings: Settings, pid: int, name: str, feats: np.ndarray, meta: dict) -> int:

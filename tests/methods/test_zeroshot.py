@@ -19,20 +19,11 @@ from otcore.methods.zeroshot import (
     zero_shot_probs,
 )
 from otcore.metrics.detection import segment_iou
-from tests.tiny_clip import draw, train_tiny_clip
+from tests.tiny_clip import synthetic_video, train_tiny_clip
 
 pytestmark = [pytest.mark.usefixtures("one_thread")]
 
 FPS = 2.0
-PLAN = [
-    (None, 10),
-    ("red square", 12),
-    (None, 8),
-    ("blue disc", 10),
-    (None, 6),
-    ("green square", 10),
-    (None, 5),
-]
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +40,7 @@ def tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
 
 
 def _video(seed: int) -> tuple[np.ndarray, list[tuple[str, float, float]]]:
-    rng = np.random.default_rng(seed)
-    frames, truth, t = [], [], 0
-    for concept, n in PLAN:
-        frames += [draw(concept, rng) for _ in range(n)]
-        if concept is not None:
-            truth.append((concept.replace(" ", "_"), t / FPS, (t + n) / FPS))
-        t += n
-    return np.stack(frames), truth
+    return synthetic_video(seed, FPS)
 
 
 def _propose(enc, frames: np.ndarray, labels: list[str]):
