@@ -118,12 +118,13 @@ def test_anonymous_browser_sees_only_the_login_page(team_app: str):
         assert "requires login" in body
         assert "Data:" not in body and "New project" not in body
         assert page.get_by_role("link", name="Annotate").count() == 0
-        # a page's own URL does not get around it
-        page.goto(team_app + "/annotate")
-        page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
-        page.wait_for_timeout(1500)
-        assert page.locator('iframe[title*="timeline"]').count() == 0
-        assert "Segments (" not in page.locator("body").inner_text()
+        # a page's own URL (the app's page path or the script's file name) does not get around it
+        for path in ("/annotation?project=1&video=1", "/annotate"):
+            page.goto(team_app + path)
+            page.get_by_role("button", name="Log in").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
+            assert page.locator('iframe[title*="timeline"]').count() == 0
+            assert "Segments (" not in page.locator("body").inner_text()
 
 
 @pytest.mark.browser
@@ -139,7 +140,7 @@ def test_login_through_the_provider_reaches_the_app_and_edits_carry_the_user(
         page.get_by_text(f"Signed in as {USER}").wait_for(timeout=60_000)
         assert page.url.startswith(team_app)
         page.get_by_role("link", name="Annotate").click()
-        page.wait_for_url(re.compile(r"/annotate$"), timeout=30_000)
+        page.wait_for_url(re.compile(r"/annotation(\?.*)?$"), timeout=30_000)
         tl = page.frame_locator('iframe[title*="timeline"]')
         tl.locator("#timeline").wait_for(timeout=60_000)
         page.wait_for_function(
