@@ -21,7 +21,14 @@ variable                        field                              default
 ``OTSTUDIO_QUANTIZE``           ``quantize`` (none, int8)          none
 ``OTSTUDIO_TEAM``               ``team`` (0/1): login required     0
 ``OTSTUDIO_MEDIA_TOKEN_TTL_S``  ``media_token_ttl_s`` (> 0)        3600
+``OTSTUDIO_STORAGE_URL``        ``storage_url`` (s3://bucket/pfx)  the data dir
+``OTSTUDIO_S3_ENDPOINT_URL``    ``s3_endpoint_url`` (http(s) URL)  AWS's endpoint
 ==============================  =================================  ==========================
+
+With a storage URL, videos, features, models and results live there (see :mod:`otcore.storage`);
+the ``*_dir`` folders of :class:`Settings` then name the local staging/cache folder they are written to first
+(``<data dir>/cache/storage/<bucket>/<prefix>``). S3 credentials come from the usual AWS variables
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, ...).
 
 Left to their modules (they are read where a library needs them): ``OTSTUDIO_VIDEO_BACKEND``
 (``otcore.video.decode``), the weight-resolution variables of ``otcore.video.encoders``
@@ -35,6 +42,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
     "Settings",
@@ -50,6 +58,8 @@ DEFAULT_STALE_SECONDS = 60.0
 QUANTIZE_CHOICES = ("none", "int8")
 _MAX_UPLOAD_LIMIT = 1_048_576  # 1 TiB in MB
 _DEVICE_RE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._=+@, -]+$")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -75,22 +85,38 @@ class Settings:
     quantize: str | None = None
     team: bool = False
     media_token_ttl_s: float = 3600.0
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+
+    @property
+    def cache_dir(self) -> Path:
+        """The data dir's cache folder (everything in it may be deleted)."""
+        return self.data_dir / "cache"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where files are written before they are stored: the data dir itself by default (so
+        the stored key is the path below it), else the storage's local cache folder."""
+        if self.storage_url is None:
+            return self.data_dir
+        bucket_and_prefix = self.storage_url.split("://", 1)[1]
+        return self.cache_dir / "storage" / Path(*bucket_and_prefix.split("/"))
 
     @property
     def videos_dir(self) -> Path:
-        return self.data_dir / "videos"
+        return self.files_dir / "videos"
 
     @property
     def features_dir(self) -> Path:
-        return self.data_dir / "features"
+        return self.files_dir / "features"
 
     @property
     def models_dir(self) -> Path:
-        return self.data_dir / "models"
+        return self.files_dir / "models"
 
     @property
     def results_dir(self) -> Path:
-        return self.data_dir / "results"
+        return self.files_dir / "results"
 
     def as_env(self) -> dict[str, str]:
         """These settings as ``OTSTUDIO_*`` variables (what a child process needs to resolve the
@@ -109,6 +135,8 @@ class Settings:
             "OTSTUDIO_DEVICE": self.device,
             "OTSTUDIO_TRAIN_THREADS": None if self.train_threads is None else str(self.train_threads),
             "OTSTUDIO_QUANTIZE": self.quantize,
+            "OTSTUDIO_STORAGE_URL": self.storage_url,
+            "OTSTUDIO_S3_ENDPOINT_URL": self.s3_endpoint_url,
         }
         env.update({k: v for k, v in optional.items() if v is not None})
         return env
@@ -122,6 +150,8 @@ class Settings:
             "OTSTUDIO_DEVICE",
             "OTSTUDIO_TRAIN_THREADS",
             "OTSTUDIO_QUANTIZE",
+            "OTSTUDIO_STORAGE_URL",
+            "OTSTUDIO_S3_ENDPOINT_URL",
         ):
             env.pop(key, None)
         env.update(self.as_env())
@@ -194,6 +224,47 @@ def _quantize(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _storage_url(env: Mapping[str, str]) -> str | None:
+    raw = _get(env, "OTSTUDIO_STORAGE_URL")
+    if not raw:
+        return None
+    allowed = "allowed: s3://bucket/prefix, or unset to keep files in the data dir"
+    parts = urlsplit(raw)
+    if parts.scheme.lower() != "s3":
+        what = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
+        raise SettingsError(f"OTSTUDIO_STORAGE_URL={raw!r} has {what} ({allowed})")
+    if parts.query or parts.fragment or parts.username or parts.password or parts.port:
+        raise SettingsError(f"OTSTUDIO_STORAGE_URL={raw!r} must be only a bucket and a prefix ({allowed})")
+    bucket = parts.hostname or ""
+    if not _BUCKET_RE.match(bucket) or ".." in bucket:
+        raise SettingsError(
+            f"OTSTUDIO_STORAGE_URL={raw!r}: {bucket!r} is not an S3 bucket name "
+            "(3-63 lowercase letters, digits, dots, hyphens)"
+        )
+    segments = [s for s in parts.path.split("/") if s]
+    if any(s in (".", "..") or not _PREFIX_RE.match(s) for s in segments):
+        raise SettingsError(
+            f"OTSTUDIO_STORAGE_URL={raw!r}: the prefix may hold letters, digits and ._=+@,- between slashes"
+        )
+    return "/".join([f"s3://{bucket}", *segments])
+
+
+def _endpoint_url(env: Mapping[str, str]) -> str | None:
+    raw = _get(env, "OTSTUDIO_S3_ENDPOINT_URL")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        raise SettingsError(
+            f"OTSTUDIO_S3_ENDPOINT_URL={raw!r} is not an http(s) URL (e.g. http://127.0.0.1:9000)"
+        )
+    return raw.rstrip("/")
+
+
 def env_device(env: Mapping[str, str] | None = None) -> str | None:
     """``OTSTUDIO_DEVICE`` checked (``None`` when unset): what :func:`otcore.device.default_device`
     follows."""
@@ -232,4 +303,6 @@ def load_settings(
         quantize=_quantize(env),
         team=_bool(env, "OTSTUDIO_TEAM"),
         media_token_ttl_s=_positive_float(env, "OTSTUDIO_MEDIA_TOKEN_TTL_S", 3600.0),
+        storage_url=_storage_url(env),
+        s3_endpoint_url=_endpoint_url(env),
     )

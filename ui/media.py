@@ -22,6 +22,12 @@ server (:func:`media_routes`). It serves **only** files registered with
 * no CORS header is sent (the request is same-origin), and a request the browser aborts
   (normal while seeking) ends quietly.
 
+A video kept in an object store (``OTSTUDIO_STORAGE_URL``, :mod:`otcore.storage`) is registered
+by its key with :meth:`MediaRegistry.register_stored`: a request is answered by ranged reads of
+the object (:meth:`~otcore.storage.Storage.read_range`, at most :data:`_STORED_CHUNK` bytes each,
+never more than the range asked for), so nothing is copied to the server's disk; the object's
+size and ETag must still be the registered ones.
+
 Nothing here imports streamlit (``serve.py`` imports this module before Streamlit's runtime
 exists, so it must not import :mod:`ui.timeline`, whose component registers itself with the
 runtime when first imported by a page); :func:`media_routes` imports Starlette lazily.
@@ -39,7 +45,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from otcore.storage import Storage
 
 __all__ = [
     "MediaRegistry",
@@ -53,6 +62,7 @@ __all__ = [
 
 ROUTE_PREFIX = "/otstudio/video"
 _CHUNK = 64 * 1024
+_STORED_CHUNK = 1024 * 1024  # one ranged GET of an object store per MiB streamed
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _EXTRA_TYPES = {
     ".mkv": "video/x-matroska",
@@ -96,19 +106,27 @@ class MediaRefused(Exception):
 
 @dataclass(frozen=True)
 class OpenMedia:
-    """An opened registered file: its descriptor (the caller closes it), size and type."""
+    """An opened registered file: its descriptor (the caller closes it, :meth:`close`), size and
+    type; for a stored object ``fd`` is None and ``read(first, length)`` reads a range of it."""
 
-    fd: int
+    fd: int | None
     size: int
     content_type: str
+    read: Callable[[int, int], bytes] | None = None
+
+    def close(self) -> None:
+        """Close the descriptor (nothing to close for a stored object)."""
+        if self.fd is not None:
+            os.close(self.fd)
 
 
 @dataclass
 class _Entry:
     path: Path
     session_id: str
-    identity: tuple[int, int, int, int]  # device, inode, size, mtime (ns)
+    identity: tuple[int, int, int, int] | tuple[int, str]  # device, inode, size, mtime (ns) | size, etag
     expires: float
+    storage: Storage | None = None  # a stored object: ``path`` is its key
 
 
 def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -141,7 +159,7 @@ class MediaRegistry:
         self.session_alive = session_alive
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
-        self._by_key: dict[tuple[str, Path], str] = {}
+        self._by_key: dict[tuple[str, Path | str], str] = {}
         self._lock = threading.Lock()
         #: set by :func:`media_routes`: the route is part of the running server
         self.mounted = False
@@ -166,6 +184,25 @@ class MediaRegistry:
             self._entries[token] = _Entry(p, session_id, _identity(st), now + self.ttl_s)
         return f"{ROUTE_PREFIX}/{token}/{p.name}"
 
+    def register_stored(self, storage: Storage, key: str, session_id: str) -> str:
+        """Allow ``session_id`` to stream the object ``key`` of ``storage`` (an object store);
+        return its URL path as :meth:`register` does. Its size and ETag are recorded: a request
+        after the object changed is refused. :class:`FileNotFoundError` when nothing is stored
+        under ``key`` (:class:`otcore.storage.StorageError` when the store cannot be reached)."""
+        info = storage.info(key)
+        now = self._clock()
+        with self._lock:
+            self._drop_expired(now)
+            by = (session_id, f"{storage.url}/{key}")
+            token = self._by_key.get(by)
+            if token is None:
+                token = secrets.token_urlsafe(24)
+                self._by_key[by] = token
+            self._entries[token] = _Entry(
+                Path(key), session_id, (info.size, info.etag), now + self.ttl_s, storage
+            )
+        return f"{ROUTE_PREFIX}/{token}/{Path(key).name}"
+
     def revoke_session(self, session_id: str) -> int:
         """Forget every token of a session; returns how many there were."""
         with self._lock:
@@ -181,7 +218,8 @@ class MediaRegistry:
     def _forget(self, token: str) -> None:
         e = self._entries.pop(token, None)
         if e is not None:
-            self._by_key.pop((e.session_id, e.path), None)
+            by: Path | str = e.path if e.storage is None else f"{e.storage.url}/{e.path.as_posix()}"
+            self._by_key.pop((e.session_id, by), None)
 
     def _drop_expired(self, now: float) -> None:
         for t in [t for t, e in self._entries.items() if e.expires <= now]:
@@ -200,6 +238,8 @@ class MediaRegistry:
             with self._lock:
                 self._forget(token)
             raise MediaRefused("the session of this video token has ended")
+        if entry.storage is not None:
+            return self._open_stored(token, entry, now)
         if os.path.realpath(entry.path) != str(entry.path):
             raise MediaRefused("the registered video's path now goes through a symlink")
         try:
@@ -215,6 +255,26 @@ class MediaRegistry:
                 self._entries[token].expires = now + self.ttl_s
         return OpenMedia(fd, int(st.st_size), _content_type(entry.path))
 
+    def _open_stored(self, token: str, entry: _Entry, now: float) -> OpenMedia:
+        storage, key = entry.storage, entry.path.as_posix()
+        assert storage is not None
+        try:
+            info = storage.info(key)
+        except FileNotFoundError:
+            raise MediaRefused("the registered video is no longer stored") from None
+        except OSError as exc:  # the object store cannot be reached: one line
+            raise MediaRefused(str(exc)) from None
+        if (info.size, info.etag) != entry.identity:
+            raise MediaRefused("the registered video was replaced")
+        with self._lock:
+            if token in self._entries:
+                self._entries[token].expires = now + self.ttl_s
+
+        def read(first: int, length: int) -> bytes:
+            return storage.read_range(key, first, first + length)
+
+        return OpenMedia(None, int(info.size), _content_type(entry.path), read)
+
 
 def _default_ttl() -> float:
     from otcore.settings import SettingsError, load_settings
@@ -229,12 +289,16 @@ def _default_ttl() -> float:
 REGISTRY = MediaRegistry(ttl_s=_default_ttl())
 
 
-async def _read_chunks(fd: int, first: int, length: int) -> AsyncIterator[bytes]:
+async def _read_chunks(media: OpenMedia, first: int, length: int) -> AsyncIterator[bytes]:
     from anyio import to_thread
 
     pos, end = first, first + length
     while pos < end:
-        chunk = await to_thread.run_sync(os.pread, fd, min(_CHUNK, end - pos), pos)
+        if media.read is not None:
+            chunk = await to_thread.run_sync(media.read, pos, min(_STORED_CHUNK, end - pos))
+        else:
+            assert media.fd is not None
+            chunk = await to_thread.run_sync(os.pread, media.fd, min(_CHUNK, end - pos), pos)
         if not chunk:
             break
         pos += len(chunk)
@@ -250,12 +314,14 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
     from starlette.types import Receive, Scope, Send
 
     class _RangeResponse(Response):
-        """Streams ``[first, first+length)`` of ``fd`` and closes it; a client that goes away
-        mid-body ends the response silently."""
+        """Streams ``[first, first+length)`` of the opened media and closes it; a client that goes
+        away mid-body ends the response silently."""
 
-        def __init__(self, fd: int, first: int, length: int, status: int, headers: dict[str, str]) -> None:
+        def __init__(
+            self, media: OpenMedia, first: int, length: int, status: int, headers: dict[str, str]
+        ) -> None:
             super().__init__(status_code=status, headers=headers)
-            self.fd, self.first, self.length = fd, first, length
+            self.media, self.first, self.length = media, first, length
             self.headers["content-length"] = str(length)
 
         async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -264,13 +330,13 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
                     {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
                 )
                 if scope["method"] != "HEAD":
-                    async for chunk in _read_chunks(self.fd, self.first, self.length):
+                    async for chunk in _read_chunks(self.media, self.first, self.length):
                         await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:  # the browser cancelled (seeking, closing the tab): nothing to report
                 return
             finally:
-                os.close(self.fd)
+                self.media.close()
 
     base_headers = {
         "cache-control": "private, max-age=600",
@@ -286,7 +352,7 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
         try:
             rng = parse_range(request.headers.get("range"), media.size)
         except ValueError:
-            os.close(media.fd)
+            media.close()
             return Response(
                 b"", status_code=416, headers={**base_headers, "content-range": f"bytes */{media.size}"}
             )
@@ -295,7 +361,7 @@ def media_routes(registry: MediaRegistry = REGISTRY, *, base_url: str = "") -> l
         if rng is not None:
             headers["content-range"] = f"bytes {first}-{last}/{media.size}"
         return _RangeResponse(
-            media.fd, first, max(0, last - first + 1), 206 if rng is not None else 200, headers
+            media, first, max(0, last - first + 1), 206 if rng is not None else 200, headers
         )
 
     base = "/" + base_url.strip("/") if base_url.strip("/") else ""

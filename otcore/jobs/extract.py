@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from otcore.paths import data_path, data_relative
+from otcore.paths import data_relative
+from otcore.storage import local_file, stored_key
 
 if TYPE_CHECKING:
     from otcore.jobs.context import JobContext
@@ -115,8 +116,7 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
     weights_file = request.weights_file or settings.clip_weights_file
     batch = int(request.batch or 32)
     backend = request.backend
-    data_dir = store.data_dir or settings.data_dir
-    path = data_path(data_dir, video.path)
+    path = local_file(settings, video.path)
     previous_status = video.status if video.status not in ("extracting", "failed") else "new"
 
     store.set_video_status(video_id, "extracting")
@@ -127,9 +127,11 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
         encoder = _encoder(model, pretrained, weights_file, settings.device, settings.quantize)
         ctx.check_cancelled()
         cache = FeatureCache(settings.features_dir)
+        key = cache.key(video.sha256, encoder.model_id, encoder.weights_id, fps)
         if request.force:
-            key = cache.key(video.sha256, encoder.model_id, encoder.weights_id, fps)
             cache.path_for(key).unlink(missing_ok=True)
+        else:  # stored by another machine: fetch the file into the local cache first
+            local_file(settings, data_relative(settings.files_dir, cache.path_for(key)))
 
         def progress(fraction: float, message: str) -> None:
             ctx.progress(0.02 + 0.96 * fraction, message)
@@ -153,7 +155,7 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
             "dim": int(feats.features.shape[1]),
             "dtype": cache.dtype,
         }
-        art = store.add_artifact(FEATURES_KIND, key.digest(), data_relative(data_dir, file), meta)
+        art = store.add_artifact(FEATURES_KIND, key.digest(), stored_key(settings, file), meta)
         store.set_video_features(video_id, art.id, model_id=encoder.model_id, fps=fps)
         store.set_video_status(video_id, "ready")
     except JobCancelled:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from otcore.paths import data_path, data_relative
+from otcore.storage import local_file, stored_key
 
 if TYPE_CHECKING:
     from otcore.jobs.context import JobContext
@@ -355,7 +355,7 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
     ctx.check_cancelled()  # nothing stored changes before this point
     save_model(model, path, meta=meta)
-    model_path = data_relative(settings.data_dir, path)
+    model_path = stored_key(settings, path)
     art = store.add_artifact(MODEL_KIND, key, model_path, {**meta, "job_id": ctx.job_id})
     n_segments = sum(len(tv.segments) for tv in train_videos)
     if request.predict:
@@ -465,9 +465,7 @@ def _write_predictions(
         path = save_prediction(
             settings.results_dir / f"fewshot_job{ctx.job_id}_video{item.video_id}.npz", saved
         )
-        out[item.video_id] = VideoPredictions(
-            n_segments=len(ids), plans_path=data_relative(settings.data_dir, path)
-        )
+        out[item.video_id] = VideoPredictions(n_segments=len(ids), plans_path=stored_key(settings, path))
     return out
 
 
@@ -487,7 +485,7 @@ def _predict(ctx: JobContext, request: PredictRequest) -> PredictResult:
         path = art.path if art is not None else None
     if path is None:
         raise ValueError("predict_fewshot needs a model_path or an artifact_id")
-    model = load_model(data_path(settings.data_dir, path))
+    model = load_model(local_file(settings, path))
     method = request.method or ("sot-glp" if model.glp is not None else model.config.method)
     project_id = _project_id(ctx, request.project_id)
     pending = _infer_videos(ctx, model, method, project_id, request.video_ids)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
-from otcore.paths import data_path, data_relative
+from otcore.storage import local_file, stored_key
 
 if TYPE_CHECKING:
     from otcore.jobs.context import JobContext
@@ -195,7 +195,7 @@ def run(ctx: JobContext, request: PhasesRequest) -> PhasesResult:
         saved = SavedPrediction.of(pred, float(f.fps), meta={"k": k, "method": method})
         path = save_prediction(settings.results_dir / f"phases_job{ctx.job_id}_video{vid}.npz", saved)
         out[vid] = PhasesVideo(
-            result_path=data_relative(settings.data_dir, path),
+            result_path=stored_key(settings, path),
             n_frames=int(f.features.shape[0]),
             n_segments=len(pred.segments),
         )
@@ -221,7 +221,7 @@ def cluster_to_label(
     from otcore.store.predictions import load_prediction
     from otcore.types import Segment
 
-    res = load_prediction(data_path(settings.data_dir, result_path))
+    res = load_prediction(local_file(settings, result_path))
     if res.clusters is None:
         raise ValueError(f"{result_path} holds no clusters (not a find_phases result)")
     # the saved segments are the maximal runs of each cluster, named "cluster k"
@@ -270,7 +270,7 @@ def align(ctx: JobContext, request: AlignRequest) -> AlignResult:
     path = save_prediction(settings.results_dir / f"align_job{ctx.job_id}.npz", saved)
     ctx.progress(1.0, "done")
     return AlignResult(
-        result_path=data_relative(settings.data_dir, path),
+        result_path=stored_key(settings, path),
         video_a=va,
         video_b=vb,
         matched_fraction=float((res.match >= 0).float().mean()),
@@ -335,6 +335,6 @@ def weak(ctx: JobContext, request: WeakRequest) -> WeakResult:
             arrays={"p_att": o.p_att, "p_clu": o.p_clu},
         )
         path = save_prediction(settings.results_dir / f"weak_job{ctx.job_id}_video{vid}.npz", saved)
-        out[vid] = WeakVideo(result_path=data_relative(settings.data_dir, path))
+        out[vid] = WeakVideo(result_path=stored_key(settings, path))
     ctx.progress(1.0, "done")
     return WeakResult(classes=tuple(classes), videos=out)

@@ -65,7 +65,7 @@ def run(ctx: JobContext, request: ZeroShotRequest) -> ZeroShotResult:
     from otcore.jobs.clip_pair import features_identity, one_encoder, text_tower_for
     from otcore.jobs.fewshot import PROPOSALS_PER_LABEL, select_proposals
     from otcore.methods.zeroshot import class_text_features, propose_segments
-    from otcore.paths import data_relative
+    from otcore.storage import stored_key
     from otcore.store.edits import EditLog
     from otcore.store.predictions import SavedPrediction, save_prediction
     from otcore.video.cache import load_video_features
@@ -123,7 +123,7 @@ def run(ctx: JobContext, request: ZeroShotRequest) -> ZeroShotResult:
             pred, float(feats.fps), class_names=labels, meta={"method": METHOD, "text_tower": paired.tower_id}
         )
         path = save_prediction(settings.results_dir / f"zeroshot_job{ctx.job_id}_video{v.id}.npz", saved)
-        out[v.id] = VideoPredictions(n_segments=len(ids), plans_path=data_relative(settings.data_dir, path))
+        out[v.id] = VideoPredictions(n_segments=len(ids), plans_path=stored_key(settings, path))
     ctx.progress(1.0, f"done: {total} proposals on {len(out)} videos")
     return ZeroShotResult(
         labels=tuple(labels), text_tower=paired.tower_id, n_proposals=total, predictions=out

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from otcore.jobs.phases import ALIGN_PLAN, PHASE_PLAN
-from otcore.paths import data_path
 from otcore.settings import Settings
+from otcore.storage import local_file
 
 if TYPE_CHECKING:
     from otcore.jobs.builtin import SleepRequest
@@ -167,7 +167,7 @@ def load_prediction(settings: Settings, stored_path: str | os.PathLike[str]) -> 
     """The prediction a job saved at ``stored_path`` (relative to the data dir or absolute)."""
     from otcore.store.predictions import load_prediction as load
 
-    return load(data_path(settings.data_dir, stored_path))
+    return load(local_file(settings, stored_path))
 
 
 def latest_fewshot_prediction(
@@ -185,7 +185,7 @@ def latest_fewshot_prediction(
         )
         info = (result.predictions or {}).get(int(video_id)) if result is not None else None
         if result is not None and info is not None and info.plans_path:
-            path = data_path(settings.data_dir, info.plans_path)
+            path = local_file(settings, info.plans_path)
             if path.is_file():
                 return load_prediction(settings, path), job, result
     return None

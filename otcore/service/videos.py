@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from otcore.paths import data_path, data_relative
 from otcore.settings import Settings, load_settings
+from otcore.storage import local_file, stored_key
 from otcore.types import VideoFeatures
 
 if TYPE_CHECKING:
@@ -152,18 +152,19 @@ def choose_encoder(settings: Settings, allow_fallback: bool = True) -> EncoderCh
 
 
 def _relative(settings: Settings, path: Path) -> str:
-    return data_relative(settings.data_dir, path)
+    return stored_key(settings, path)
 
 
 def data_file(settings: Settings, stored: str | os.PathLike[str]) -> Path:
-    """The file a path stored in the store names (relative paths are under the data dir)."""
-    return data_path(settings.data_dir, stored)
+    """The local file a key recorded in the store names (relative paths are under the data dir;
+    with a storage URL, the cached copy of the stored object)."""
+    return local_file(settings, stored)
 
 
 def _save_frame_times(settings: Settings, stored: Path, sha256: str) -> str | None:
     from otcore.video.decode import frame_times
 
-    out = settings.data_dir / "frame_times" / f"{sha256}.npy"
+    out = settings.files_dir / "frame_times" / f"{sha256}.npy"
     if not out.is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from otcore.paths import data_path, data_relative
+from otcore.storage import LocalStorage, Storage
 from otcore.store.artifacts import ArtifactRows
 from otcore.store.engine import (
     MIGRATIONS_DIR,
@@ -94,9 +95,18 @@ class Store(ArtifactRows, LabelRows):
     Safe to share between threads; each method is its own transaction.
     """
 
-    def __init__(self, url: str, data_dir: str | Path | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        data_dir: str | Path | None = None,
+        *,
+        migrate: bool = True,
+        storage: Storage | None = None,
+    ) -> None:
         self.url = url
         self.data_dir = Path(data_dir) if data_dir is not None else None
+        #: where the files the store's keys name live (default: the data dir itself)
+        self.storage: Storage = storage if storage is not None else LocalStorage(self.data_dir)
         self.engine = make_engine(url)
         self.backend = self.engine.dialect.name
         write_engine = (
@@ -122,9 +132,12 @@ class Store(ArtifactRows, LabelRows):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
-        """Open the store of ``settings`` (``database_url``, relative paths under ``data_dir``)."""
+        """Open the store of ``settings`` (``database_url``; its keys name files of the storage of
+        ``settings``: the data dir, or ``storage_url``)."""
+        from otcore.storage import storage_of
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings.database_url, data_dir=settings.data_dir)
+        return cls(settings.database_url, data_dir=settings.data_dir, storage=storage_of(settings))
 
     def __repr__(self) -> str:
         return f"Store({self.engine.url.render_as_string(hide_password=True)!r})"
@@ -155,8 +168,11 @@ class Store(ArtifactRows, LabelRows):
             yield session
 
     def resolve_path(self, path: str | Path) -> Path:
-        """An absolute path for a path stored relative to the data dir."""
-        return data_path(self.data_dir, path)
+        """A local file for a stored key (a path relative to the data dir, or under an object
+        store its cached copy: see :meth:`otcore.storage.Storage.local_copy`)."""
+        if not self.storage.remote:
+            return data_path(self.data_dir, path)
+        return self.storage.local_copy(path)
 
     def relative_path(self, path: str | Path) -> str:
         """``path`` as the store keeps it: relative to the data dir (POSIX form) when inside it."""

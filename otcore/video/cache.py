@@ -43,14 +43,16 @@ def load_video_features(
     fps: float | None = None,
 ) -> VideoFeatures | None:
     """The newest features of a video (for this model/fps if given), or None when it has none
-    or the file is gone. Stored paths are relative to ``data_dir``."""
+    or the file is gone. Stored paths are relative to ``data_dir``, or resolved by the index's
+    ``resolve_path`` when it has one (the store: a key of its storage, see :mod:`otcore.storage`)."""
     from otcore.paths import data_path
     from otcore.video.features import load_features_file
 
     art = index.get_video_features(video_id, model_id=model_id, fps=fps)
     if art is None:
         return None
-    path = data_path(data_dir, art.path)
+    resolve = getattr(index, "resolve_path", None)
+    path = resolve(art.path) if callable(resolve) else data_path(data_dir, art.path)
     if not Path(path).is_file():
         return None
     return load_features_file(path, fps=art.meta.get("fps"), model_id=art.meta.get("model_id"))

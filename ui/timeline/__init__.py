@@ -156,10 +156,25 @@ def _video_url(path: Path) -> str | None:
     file is missing or the app was not started through ``serve.py`` (no media route)."""
     if not REGISTRY.mounted or not path.is_file():
         return None
+    return REGISTRY.register(path, _session_id())
+
+
+def _session_id() -> str:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    return REGISTRY.register(path, ctx.session_id if ctx else "")
+    return ctx.session_id if ctx else ""
+
+
+def _stored_video_url(store: Store, video: VideoInfo) -> tuple[str | None, bool]:
+    """``(URL, stored)`` of a video kept in an object store: streamed from there by ranges
+    (nothing downloaded); ``(None, False)`` when it is not stored (or the store is unreachable)."""
+    try:
+        if not REGISTRY.mounted:
+            return None, store.storage.exists(video.path)
+        return REGISTRY.register_stored(store.storage, video.path, _session_id()), True
+    except OSError:  # not stored, or the object store cannot be reached
+        return None, False
 
 
 def _segment_json(s: Any) -> dict[str, Any]:
@@ -242,9 +257,13 @@ def render_timeline(
     segments = [_segment_json(s) for s in visible_proposals(log.segments(video.id))]
     times = video_frame_times(store, video)
     duration = float(video.duration or (times[-1] if len(times) else 0.0))
-    path = store.resolve_path(video.path)
-    url = _video_url(path)
-    if url is None and path.is_file():
+    storage = getattr(store, "storage", None)
+    if storage is not None and storage.remote and not Path(video.path).is_absolute():
+        url, exists = _stored_video_url(store, video)
+    else:
+        path = store.resolve_path(video.path)
+        url, exists = _video_url(path), path.is_file()
+    if url is None and exists:
         st.warning("The video plays when the app is started with `make run` (`streamlit run serve.py`).")
     value = timeline(
         video_id=int(video.id),
