@@ -122,26 +122,15 @@ def delete_video(store: Store, video_id: int, user: str | None = None) -> VideoR
     video = store.get_video(video_id)
     if video is None or store.is_video_deleted(video_id):
         raise NotFoundError(f"no video with id {video_id}")
-    root = _data_dir(store)
+    _data_dir(store)  # a store without a data dir has no files to move
     log = EditLog(store)
     ids = [s.id for s in log.segments(video_id)]
     deleted = log.delete_segments(video_id, ids, op_name="delete_video", user=user) if ids else []
-    trash = root / "trash" / f"video-{video_id}"
-    trash.mkdir(parents=True, exist_ok=True)
-    moved: list[str] = []
-    for rel in _owned_files(store, video_id):
-        src = root / rel
-        if src.exists():
-            dst = trash / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(src), str(dst))
-            moved.append(rel)
-    removal = VideoRemoval(
-        video_id, video.filename, tuple(deleted), tuple(moved), str(trash.relative_to(root))
-    )
-    (trash / "removal.json").write_text(
-        json.dumps({"video_id": video_id, "segment_ids": list(deleted), "moved": moved})
-    )
+    trash = f"trash/video-{video_id}"  # a folder of the storage (the data dir by default)
+    moved = [rel for rel in _owned_files(store, video_id) if store.storage.move(rel, f"{trash}/{rel}")]
+    removal = VideoRemoval(video_id, video.filename, tuple(deleted), tuple(moved), trash)
+    record = {"video_id": video_id, "segment_ids": list(deleted), "moved": moved}
+    store.storage.write_bytes(f"{trash}/removal.json", json.dumps(record).encode())
     store.set_video_deleted(video_id, True)
     return removal
 
@@ -151,14 +140,12 @@ def restore_video(store: Store, removal: VideoRemoval, user: str | None = None) 
     segments (one ``restore_video`` edit). A clear StoreError when a trashed file is gone.
     Returns the number of segments restored."""
     root = _data_dir(store)
-    trash = root / removal.trash
-    missing = [rel for rel in removal.moved if not (trash / rel).exists()]
+    storage = store.storage
+    missing = [rel for rel in removal.moved if not storage.exists(f"{removal.trash}/{rel}")]
     if missing:
         raise StoreError(f"cannot restore video {removal.filename}: {missing[0]} is no longer in the trash")
     for rel in removal.moved:
-        dst = root / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(trash / rel), str(dst))
+        storage.move(f"{removal.trash}/{rel}", rel)
     store.set_video_deleted(removal.video_id, False)
     restored = (
         EditLog(store).restore_segments(
@@ -167,5 +154,7 @@ def restore_video(store: Store, removal: VideoRemoval, user: str | None = None) 
         if removal.segment_ids
         else []
     )
-    shutil.rmtree(trash, ignore_errors=True)
+    storage.delete(f"{removal.trash}/removal.json")
+    if not storage.remote:
+        shutil.rmtree(root / removal.trash, ignore_errors=True)
     return len(restored)
