@@ -348,6 +348,20 @@ def test_s3_storage_end_to_end(
     status, _, got = _get(media_port, url)
     assert status == 200 and got == data
 
+    # deleting the video moves its objects to the trash prefix; undo moves them back
+    from otcore import service
+
+    n_segments = len(EditLog(store).segments(video.id))
+    removal = service.delete_video(store, video.id)
+    in_bucket = _keys(client)
+    assert set(removal.moved) == {keys["videos"], keys["frame_times"], keys["features"]}
+    assert not {f"{PREFIX}/{k}" for k in removal.moved} & in_bucket
+    assert {f"{PREFIX}/{removal.trash}/{k}" for k in removal.moved} <= in_bucket
+    assert service.restore_video(store, removal) == n_segments
+    assert {f"{PREFIX}/{k}" for k in removal.moved} <= _keys(client)
+    assert not any(k.startswith(f"{PREFIX}/trash/") for k in _keys(client))
+    assert not (data_dir / "trash").exists()
+
     # the object replaced in the bucket (another size and ETag): refused
     client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{video.path}", Body=data[:1000])  # type: ignore[attr-defined]
     status, _, got = _get(media_port, url, {"Range": "bytes=0-99"})
