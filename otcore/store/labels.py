@@ -184,15 +184,16 @@ class LabelRows(SessionOwner):
             s.flush()
             return label_info(row)
 
-    def label_descriptions(self, project_id: int) -> dict[str, str]:
-        """Label name → description, for the project's labels that have one (deleted ones too: a
-        model or an export may still name them)."""
+    def label_descriptions(self, project_id: int, *, include_deleted: bool = False) -> dict[str, str]:
+        """Label name → description, for the project's labels that have one (deleted labels only
+        with ``include_deleted``)."""
         with self.read() as s:
-            rows = s.execute(
-                select(Label.name, Label.description).where(
-                    Label.project_id == project_id, Label.description.is_not(None)
-                )
+            q = select(Label.name, Label.description).where(
+                Label.project_id == project_id, Label.description.is_not(None)
             )
+            if not include_deleted:
+                q = q.where(Label.deleted_at.is_(None))
+            rows = s.execute(q)
             return {str(name): str(text) for name, text in rows if text}
 
     def set_label_descriptions(
