@@ -177,7 +177,9 @@ def import_into_store(
         if src.is_file() and src.suffix.lower() == ".zip":
             folder = extract_zip(src, Path(tmp) / "unzipped", zip_limits or ZipLimits())
             entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            src = entries[0] if len(entries) == 1 else folder
+            # a Label Studio export travels with its labeling config beside it
+            files = [p for p in entries if not p.name.endswith(".label_config.xml")]
+            src = files[0] if len(files) == 1 else folder
         proj = store.get_project(project)
         videos, known = _known(store, proj.id if proj is not None else None)
         labels = (
@@ -378,6 +380,12 @@ def _import_parser() -> argparse.ArgumentParser:
         "--skip-invalid", action="store_true", help="import the valid rows of a file with bad rows"
     )
     p.add_argument("--skip-duplicates", action="store_true", help="skip exact duplicate rows of the file")
+    p.add_argument(
+        "--label-config",
+        default=None,
+        help="Label Studio labeling config whose label hints become label descriptions "
+        "(default: NAME.label_config.xml beside NAME.json, when there is one)",
+    )
     p.add_argument("--no-create-videos", action="store_true", help="skip videos the project does not have")
     p.add_argument("--strict-labels", action="store_true", help="skip labels the project does not have")
     return p
@@ -386,7 +394,9 @@ def _import_parser() -> argparse.ArgumentParser:
 def import_main(argv: list[str]) -> int:
     """``otstudio import FILE --project NAME [...]``; prints the report (exit 1 on a bad file)."""
     args = _import_parser().parse_args(argv)
-    opts = {"background": args.background} if args.background is not None else {}
+    opts: dict[str, Any] = {"background": args.background} if args.background is not None else {}
+    if args.label_config is not None:
+        opts["label_config"] = args.label_config
     shown = {"any": False}
 
     def progress(fraction: float, message: str) -> None:

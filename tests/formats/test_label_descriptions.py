@@ -150,3 +150,30 @@ def test_an_existing_label_gets_the_imported_description(store: Store, tmp_path:
     write(_set({"jump": "leaps"}), tmp_path / "ls.json", "labelstudio")
     import_into_store(store, tmp_path / "ls.json", "s")
     assert store.get_label(lab.id).description == "leaps"  # type: ignore[union-attr]
+
+
+def test_a_zipped_export_with_its_config_and_the_cli_option(tmp_path: Path, data_dir: Path) -> None:
+    import zipfile
+
+    from otcore.service.transfer import import_main
+    from otcore.settings import load_settings
+
+    write(_set({"jump": "leaps"}), tmp_path / "ls.json", "labelstudio")
+    with zipfile.ZipFile(tmp_path / "ls.zip", "w") as zf:
+        zf.write(tmp_path / "ls.json", "ls.json")
+        zf.write(label_config_path(tmp_path / "ls.json"), "ls.label_config.xml")
+    elsewhere = tmp_path / "configs" / "project.xml"
+    elsewhere.parent.mkdir()
+    label_config_path(tmp_path / "ls.json").rename(elsewhere)
+    st = Store.from_settings(load_settings(data_dir))
+    try:
+        assert import_main([str(tmp_path / "ls.zip"), "--project", "z", "--data-dir", str(data_dir)]) == 0
+        assert st.label_descriptions(st.get_project("z").id) == {"jump": "leaps"}  # type: ignore[union-attr]
+        argv = [str(tmp_path / "ls.json"), "--project", "c", "--data-dir", str(data_dir)]
+        assert import_main(argv) == 0  # no config beside the JSON: no descriptions
+        assert st.label_descriptions(st.get_project("c").id) == {}  # type: ignore[union-attr]
+        assert import_main([*argv[:2], "c2", *argv[3:], "--label-config", str(elsewhere)]) == 0
+        assert st.label_descriptions(st.get_project("c2").id) == {"jump": "leaps"}  # type: ignore[union-attr]
+        assert import_main([*argv, "--label-config", str(tmp_path / "missing.xml")]) == 1
+    finally:
+        st.close()
