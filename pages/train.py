@@ -5,7 +5,9 @@ import streamlit as st
 
 from otcore import service
 from otcore.service import TrainRequest, TrainResult
+from otcore.store import StoreError
 from otcore.store.edits import EditLog
+from otcore.store.labels import MAX_DESCRIPTION
 from ui.auth import current_user
 from ui.common import get_settings, get_store, require_project
 
@@ -116,6 +118,11 @@ def job_panel() -> None:
             st.success(
                 f"Trained {res.method} on {res.n_segments} marks of {len(res.labels)} "
                 f"labels in {res.train_seconds} s; {n_pred} proposals on {len(preds)} videos."
+                + (
+                    f" The prompts read the descriptions of {', '.join(res.described)}."
+                    if res.described
+                    else ""
+                )
             )
             if res.history:
                 st.line_chart(pd.DataFrame(list(res.history)).set_index("epoch")[["loss"]], height=180)
@@ -156,6 +163,44 @@ job_panel()
 st.subheader("Text tower and proposals from label names")
 tower = service.text_tower_status(store, settings, project_id)
 (st.info if tower.names_meaningful else st.warning)(tower.message, icon=None)
+
+
+def _describe(label_id: int, key: str) -> None:
+    try:
+        lab = service.set_label_description(store, label_id, str(st.session_state.get(key) or ""))
+        st.session_state["train_description_flash"] = ("success", f"Description of **{lab.name}** saved.")
+    except StoreError as exc:
+        st.session_state["train_description_flash"] = ("error", str(exc))
+
+
+project_labels = store.list_labels(project_id)
+n_described = sum(1 for lab in project_labels if lab.description)
+with st.expander(f"Label descriptions ({n_described} of {len(project_labels)} labels described)"):
+    st.markdown(
+        "The text tower encodes a label's description instead of its name when it has one: in the "
+        "prompts that training starts from and in the proposals from label names. **Descriptions, like "
+        "label names, only carry meaning with real CLIP weights**: with the offline encoder (the tiny "
+        "text tower with random weights) they carry none, and training learns from the marks alone."
+    )
+    if not tower.names_meaningful:
+        st.caption(
+            "These features do not come from a pretrained CLIP, so descriptions change nothing here yet."
+        )
+    if desc_flash := st.session_state.pop("train_description_flash", None):
+        (st.success if desc_flash[0] == "success" else st.error)(desc_flash[1])
+    for lab in project_labels:
+        d_key = f"train_description_{lab.id}"
+        st.text_area(
+            lab.name,
+            value=lab.description,
+            key=d_key,
+            max_chars=MAX_DESCRIPTION,
+            height=68,
+            placeholder=f"what {lab.name} looks like, e.g. a person runs up and jumps over the bar",
+            on_change=_describe,
+            args=(lab.id, d_key),
+        )
+
 ZS_KIND = "propose_zeroshot"
 zs_active = [j for j in service.list_jobs(store, project_id=project_id, kind=ZS_KIND) if j.active]
 zs_labels = st.multiselect("Labels to propose", labels_all, default=labels_all, key="zeroshot_labels")
@@ -181,7 +226,8 @@ if zs_jobs:
     zs_job = zs_jobs[0]
     if zs_job.status == "done" and (zs := service.job_result(zs_job, service.ZeroShotResult)) is not None:
         st.caption(
-            f"Job {zs_job.id}: {zs.n_proposals} proposals from {len(zs.labels)} label names ({zs.text_tower})."
+            f"Job {zs_job.id}: {zs.n_proposals} proposals from {len(zs.labels)} label names "
+            f"({len(zs.described)} read from their descriptions; {zs.text_tower})."
         )
     else:
         st.caption(f"Job {zs_job.id}: {zs_job.status} — {zs_job.message}")

@@ -1,6 +1,6 @@
 """The label manager of the Annotate page: add (a colour-blind-safe palette colour no other label
-uses), rename, recolour, reorder (the order sets the timeline's 1-9 keys) and delete (saying what
-happens to the label's segments, with an Undo)."""
+uses), rename, recolour, describe (what the label means, in words), reorder (the order sets the
+timeline's 1-9 keys) and delete (saying what happens to the label's segments, with an Undo)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ import streamlit as st
 
 from otcore import service
 from otcore.store import LabelInfo, Store, StoreError
+from otcore.store.labels import MAX_DESCRIPTION
 
-__all__ = ["render_label_manager"]
+__all__ = ["render_label_manager", "DESCRIPTION_HELP"]
+
+#: What a description is for (shown where one is edited).
+DESCRIPTION_HELP = (
+    "What the label means, in a few words (e.g. *a person runs up and jumps over the bar*). Trained "
+    "prompts and proposals from label names encode the description instead of the name. Like the "
+    "names, descriptions only carry meaning with real CLIP weights; with the offline encoder they carry none."
+)
 
 _UNDO = "labels_undo"  # the last LabelRemoval, for its Undo button
 _FLASH = "labels_flash"
@@ -40,6 +48,19 @@ def _rename(store: Store, label_id: int) -> None:
     try:
         lab = store.rename_label(label_id, str(st.session_state.get(f"labels_name_{label_id}") or ""))
         _flash("success", f"Renamed to **{lab.name}**; its segments follow.")
+    except StoreError as exc:
+        _flash("error", str(exc))
+
+
+def _describe(store: Store, label_id: int, key: str) -> None:
+    try:
+        lab = service.set_label_description(store, label_id, str(st.session_state.get(key) or ""))
+        _flash(
+            "success",
+            f"Description of **{lab.name}** saved."
+            if lab.description
+            else f"**{lab.name}** has no description now.",
+        )
     except StoreError as exc:
         _flash("error", str(exc))
 
@@ -76,7 +97,7 @@ def _undo_delete(store: Store) -> None:
 
 
 def _row(store: Store, project_id: int, i: int, lab: LabelInfo, n_labels: int) -> None:
-    c = st.columns([0.5, 3, 1.2, 0.6, 0.6, 1.6])
+    c = st.columns([0.5, 3, 1.2, 0.6, 0.6, 1.6, 1.6])
     c[0].markdown(f"**{i + 1}**" if i < 9 else "")
     c[1].text_input(
         "Name",
@@ -104,7 +125,19 @@ def _row(store: Store, project_id: int, i: int, lab: LabelInfo, n_labels: int) -
         on_click=_move,
         args=(store, project_id, lab.id, 1),
     )
-    with c[5].popover("Delete", width="stretch"):
+    with c[5].popover("Describe ✎" if lab.description else "Describe", width="stretch"):
+        key = f"labels_description_{lab.id}"
+        st.text_area(
+            f"What **{lab.name}** means",
+            value=lab.description,
+            key=key,
+            max_chars=MAX_DESCRIPTION,
+            placeholder="e.g. a person runs up and jumps over the bar",
+            on_change=_describe,
+            args=(store, lab.id, key),
+        )
+        st.caption(DESCRIPTION_HELP)
+    with c[6].popover("Delete", width="stretch"):
         usage = service.label_usage(store, lab.id)
         parts = ", ".join(f"{n} {src}" for src, n in usage.by_source) or "none"
         st.markdown(
@@ -150,7 +183,12 @@ def render_label_manager(store: Store, project_id: int) -> list[LabelInfo]:
             st.dataframe(
                 pd.DataFrame(
                     [
-                        {"key": str(i + 1) if i < 9 else "", "label": lab.name, "colour": lab.color}
+                        {
+                            "key": str(i + 1) if i < 9 else "",
+                            "label": lab.name,
+                            "colour": lab.color,
+                            "description": lab.description,
+                        }
                         for i, lab in enumerate(labels)
                     ]
                 ),

@@ -98,6 +98,8 @@ class RawData:
     video_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     flagged: list[SkippedItem] = field(default_factory=list)
+    #: label name -> description, from formats that carry them (checked by the store on import)
+    descriptions: dict[str, str] = field(default_factory=dict)
 
     def add_video(
         self,
@@ -308,7 +310,7 @@ def assemble(
     report = ImportReport(fmt=fmt)
     report.skipped.extend(raw.skipped)
     report.flagged.extend(raw.flagged)
-    out = AnnotationSet(meta=raw.meta)
+    out = AnnotationSet(meta=raw.meta, descriptions=raw.descriptions)
     matcher = VideoMatcher(known_videos)
     names = NameAllocator(used={k.lower() for k in known_videos or {}})
     target_of: dict[str, str | None] = {}

@@ -9,7 +9,12 @@ One file per video; the media is referenced by the header's ``MEDIA_DESCRIPTOR``
 
 Reading: the label is the annotation value, or the tier id when the value is empty; the video
 name is the basename of the media URL, else the file name; duration/fps come back from the
-``PROPERTY`` elements this module writes (``otstudio:duration``, ``otstudio:fps``). What the
+``PROPERTY`` elements this module writes (``otstudio:duration``, ``otstudio:fps``). Label
+descriptions are the ``DESCRIPTION`` of controlled vocabulary entries whose value is the label
+(``<CV_ENTRY_ML><CVE_VALUE DESCRIPTION="..">jump</CVE_VALUE>``, EAF 2.8+, or ``<CV_ENTRY
+DESCRIPTION="..">jump</CV_ENTRY>`` before); writing puts each description on the entry of a
+vocabulary the document already has for that label, else on an entry of an ``otstudio-labels``
+vocabulary it adds (with a ``LANGUAGE`` for EAF 2.8+), in the schema's element order. What the
 document holds besides (document and header attributes, media descriptors, properties, every
 tier with its attributes and order, linguistic types and other top-level elements, annotation
 ids and attributes) is kept as meta and written back. Written into a folder (``<video>.eaf``
@@ -25,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from otcore.formats.base import RawData, RawSegment, ReadContext, parse_float
-from otcore.formats.model import AnnotationSet, FormatError, VideoAnnotations
+from otcore.formats.model import AnnotationSet, FormatError, VideoAnnotations, label_descriptions
 from otcore.formats.names import NameAllocator, WrittenFiles, inside
 from otcore.formats.text import read_text
 
@@ -90,6 +95,7 @@ def _read_one(f: Path, raw: RawData, encoding: str | None) -> None:
             except ValueError:
                 raw.bad(f.name, f"bad PROPERTY {prop.get('NAME')}: {prop.text!r:.40}", video=video)
     raw.add_video(video, duration, fps, meta={FMT: meta})
+    _read_descriptions(root, raw)
     slots: dict[str, float | None] = {}
     for ts in root.iter("TIME_SLOT"):
         v = ts.get("TIME_VALUE")
@@ -118,6 +124,24 @@ def _read_one(f: Path, raw: RawData, encoding: str | None) -> None:
             raw.add(RawSegment(video, label, s, e, where=where, meta=seg_meta))
 
 
+def _cv_entries(root: ET.Element) -> list[tuple[ET.Element, str, str]]:
+    """``(element holding DESCRIPTION, value, description)`` of every controlled vocabulary entry."""
+    out: list[tuple[ET.Element, str, str]] = []
+    for cv in root.findall("CONTROLLED_VOCABULARY"):
+        for entry in cv.findall("CV_ENTRY"):  # EAF ≤ 2.7
+            out.append((entry, (entry.text or "").strip(), entry.get("DESCRIPTION") or ""))
+        for entry in cv.findall("CV_ENTRY_ML"):  # EAF 2.8+: one CVE_VALUE per language
+            for value in entry.findall("CVE_VALUE"):
+                out.append((value, (value.text or "").strip(), value.get("DESCRIPTION") or ""))
+    return out
+
+
+def _read_descriptions(root: ET.Element, raw: RawData) -> None:
+    for _, value, text in _cv_entries(root):
+        if value and text.strip() and value not in raw.descriptions:
+            raw.descriptions[value] = text
+
+
 def read_eaf(path: Path, ctx: ReadContext, **_: Any) -> RawData:
     """Read one ``.eaf`` file or a folder of them into raw segments (seconds)."""
     files = _files(Path(path))
@@ -129,7 +153,59 @@ def read_eaf(path: Path, ctx: ReadContext, **_: Any) -> RawData:
     return raw
 
 
-def _document(video: str, va: VideoAnnotations) -> ET.ElementTree:
+#: Top-level elements that come before a LANGUAGE / a CONTROLLED_VOCABULARY in the EAF schema.
+_BEFORE_LANGUAGE = ("HEADER", "TIME_ORDER", "TIER", "LINGUISTIC_TYPE", "LOCALE", "LANGUAGE")
+_BEFORE_CV = (*_BEFORE_LANGUAGE, "CONSTRAINT", "CONTROLLED_VOCABULARY")
+CV_ID = "otstudio-labels"
+
+
+def _insert_after(root: ET.Element, tags: tuple[str, ...], element: ET.Element) -> None:
+    at = max((i + 1 for i, el in enumerate(root) if el.tag in tags), default=len(root))
+    root.insert(at, element)
+
+
+def _write_descriptions(root: ET.Element, descriptions: dict[str, str]) -> None:
+    """Put ``descriptions`` on the document's vocabulary entries (see the module doc)."""
+    todo = dict(descriptions)
+    for holder, value, _ in _cv_entries(root):
+        if value in descriptions:
+            holder.set("DESCRIPTION", descriptions[value])
+            todo.pop(value, None)
+    if not todo:
+        return
+    try:
+        multilingual = float(root.get("FORMAT") or "3.0") >= 2.8
+    except ValueError:
+        multilingual = True
+    cv = ET.Element("CONTROLLED_VOCABULARY", {"CV_ID": CV_ID})
+    if not multilingual:
+        cv.set("DESCRIPTION", "labels of the otstudio project")
+        for k, (label, text) in enumerate(todo.items(), start=1):
+            ET.SubElement(cv, "CV_ENTRY", {"DESCRIPTION": text, "CVE_ID": f"otstudio_cve{k}"}).text = label
+    else:
+        lang = next((el.get("LANG_ID") for el in root.findall("LANGUAGE") if el.get("LANG_ID")), None)
+        if lang is None:
+            lang = "eng"
+            _insert_after(
+                root,
+                _BEFORE_LANGUAGE,
+                ET.Element(
+                    "LANGUAGE",
+                    {
+                        "LANG_DEF": "http://cdb.iso.org/lg/CDB-00130975-001",
+                        "LANG_ID": lang,
+                        "LANG_LABEL": "English (eng)",
+                    },
+                ),
+            )
+        ET.SubElement(cv, "DESCRIPTION", {"LANG_REF": lang}).text = "labels of the otstudio project"
+        for k, (label, text) in enumerate(todo.items(), start=1):
+            entry = ET.SubElement(cv, "CV_ENTRY_ML", {"CVE_ID": f"otstudio_cve{k}"})
+            ET.SubElement(entry, "CVE_VALUE", {"DESCRIPTION": text, "LANG_REF": lang}).text = label
+    _insert_after(root, _BEFORE_CV, cv)
+
+
+def _document(video: str, va: VideoAnnotations, descriptions: dict[str, str] | None = None) -> ET.ElementTree:
     vm = va.video_meta(FMT)
     root = ET.Element(
         "ANNOTATION_DOCUMENT",
@@ -209,13 +285,16 @@ def _document(video: str, va: VideoAnnotations) -> ET.ElementTree:
                 "LINGUISTIC_TYPE",
                 {"GRAPHIC_REFERENCES": "false", "LINGUISTIC_TYPE_ID": "default-lt", "TIME_ALIGNABLE": "true"},
             )
+    if descriptions:
+        _write_descriptions(root, descriptions)
     tree = ET.ElementTree(root)
     ET.indent(tree)
     return tree
 
 
 def write_eaf(annotations: AnnotationSet, path: Path, **_: Any) -> WrittenFiles:
-    """Write one ``.eaf`` per video into the folder ``path`` (or to ``path`` itself for one video)."""
+    """Write one ``.eaf`` per video into the folder ``path`` (or to ``path`` itself for one video);
+    every document carries the label descriptions of the set (see the module doc)."""
     path = Path(path)
     names = NameAllocator()
     if path.suffix.lower() == ".eaf":
@@ -225,9 +304,11 @@ def write_eaf(annotations: AnnotationSet, path: Path, **_: Any) -> WrittenFiles:
     else:
         targets = {v: inside(path, names.name(v, ".eaf", fallback="video")) for v in annotations}
     out = WrittenFiles(renamed={})
+    descriptions = label_descriptions(annotations)
     for video, target in targets.items():
         target.parent.mkdir(parents=True, exist_ok=True)
-        _document(video, annotations[video]).write(target, encoding="UTF-8", xml_declaration=True)
+        doc = _document(video, annotations[video], descriptions)
+        doc.write(target, encoding="UTF-8", xml_declaration=True)
         out.append(target)
     out.renamed = {v: targets[v].name for v in targets if targets[v].name != f"{v}.eaf"}
     return out

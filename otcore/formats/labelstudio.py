@@ -15,6 +15,13 @@ only when it has no annotation); the video name is the basename of ``data["video
 known video's decoded frame times, else the task's ``data["fps"]``, else the known video's fps;
 never assumed. Task ids and data, annotation fields, region ids and names, and regions of
 other types are kept as meta and written back.
+
+Label descriptions are the ``hint`` of the labeling config's labels (``<Label value="jump"
+hint="someone leaps over a bar"/>``). A JSON export holds no config, so it travels beside it:
+``<name>.label_config.xml`` next to ``<name>.json`` (or ``label_config=PATH``) is read with it, and
+writing a set that has descriptions, or was read with a config, writes that file too (the config
+read, with its hints brought up to date and any missing label added, else a new one with a
+``TimelineLabels`` of every label).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -36,11 +44,18 @@ from otcore.formats.model import (
     FormatError,
     FpsRequiredError,
     SkippedItem,
+    label_descriptions,
     set_meta,
 )
-from otcore.formats.text import load_json
+from otcore.formats.text import load_json, read_text
 
-__all__ = ["read_labelstudio", "write_labelstudio", "looks_like_labelstudio", "video_name_from_url"]
+__all__ = [
+    "read_labelstudio",
+    "write_labelstudio",
+    "looks_like_labelstudio",
+    "video_name_from_url",
+    "label_config_path",
+]
 
 FMT = "labelstudio"
 _UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")
@@ -93,14 +108,46 @@ def _frame_number(v: Any) -> int:
     return k
 
 
-def read_labelstudio(path: Path, ctx: ReadContext, **_: Any) -> RawData:
-    """Read a Label Studio JSON export (TimelineLabels regions) into raw segments (seconds)."""
+def label_config_path(path: Path) -> Path:
+    """Where the labeling config of the export ``path`` lies: ``<name>.label_config.xml`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.label_config.xml")
+
+
+def _read_config(path: Path, raw: RawData, encoding: str | None) -> None:
+    """The labels' hints of a labeling config (a ``View`` XML) into ``raw.descriptions``."""
+    text = read_text(path, encoding)
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raw.bad(path.name, "XML with a DTD or entities is refused")
+        return
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        raw.bad(path.name, f"labeling config is not valid XML: {exc}")
+        return
+    raw.meta[FMT]["label_config"] = text
+    for el in root.iter("Label"):
+        value, hint = el.get("value") or "", el.get("hint") or ""
+        if value.strip() and hint.strip() and value not in raw.descriptions:
+            raw.descriptions[value] = hint
+
+
+def read_labelstudio(
+    path: Path, ctx: ReadContext, *, label_config: str | Path | None = None, **_: Any
+) -> RawData:
+    """Read a Label Studio JSON export (TimelineLabels regions) into raw segments (seconds), with
+    the label hints of its labeling config (``label_config``, else the file beside it, if any)."""
     doc = load_json(Path(path), ctx.encoding)
     tasks = [doc] if isinstance(doc, dict) else doc
     if not looks_like_labelstudio(tasks):
         raise FormatError(f"{Path(path).name} is not a Label Studio export (a list of tasks with 'data')")
     raw = RawData()
     raw.meta[FMT] = {"single": isinstance(doc, dict)}
+    config = Path(label_config) if label_config is not None else label_config_path(Path(path))
+    if label_config is not None and not config.is_file():
+        raise FormatError(f"labeling config {config} does not exist")
+    if config.is_file():
+        _read_config(config, raw, ctx.encoding)
     for t_i, task in enumerate(tasks):
         if not isinstance(task, dict) or not isinstance(task.get("data"), dict):
             raw.bad(f"task #{t_i}", "task is not an object with a 'data' object")
@@ -211,6 +258,46 @@ def _ranges(times: np.ndarray, start: float, end: float) -> tuple[int, int]:
     return lo + 1, max(lo + 1, hi)
 
 
+def _config(
+    annotations: AnnotationSet,
+    descriptions: dict[str, str],
+    original: str | None,
+    from_name: str,
+    to_name: str,
+) -> str:
+    """The labeling config to write: ``original`` with its hints set (labels missing from it added to
+    its first label group), else a new one with every label of the set."""
+    if original is not None:
+        root = ET.fromstring(original.encode("utf-8"))
+        seen: set[str] = set()
+        used = {s.label for va in annotations.values() for s in va.segments}
+        for el in root.iter("Label"):
+            value = el.get("value") or ""
+            seen.add(value)
+            if value in descriptions:
+                el.set("hint", descriptions[value])
+            elif value in used and "hint" in el.attrib:  # the label's description was cleared
+                del el.attrib["hint"]
+        group = next((el for el in root.iter() if el.tag in ("TimelineLabels", "Labels")), None)
+        if group is not None:
+            for label, hint in descriptions.items():
+                if label not in seen:
+                    ET.SubElement(group, "Label", {"value": label, "hint": hint})
+    else:
+        labels = list(dict.fromkeys([s.label for va in annotations.values() for s in va.segments]))
+        labels += [lb for lb in descriptions if lb not in labels]
+        root = ET.Element("View")
+        ET.SubElement(root, "Video", {"name": to_name, "value": "$video", "timelineHeight": "120"})
+        group = ET.SubElement(root, "TimelineLabels", {"name": from_name, "toName": to_name})
+        for label in labels:
+            attrs = {"value": label}
+            if label in descriptions:
+                attrs["hint"] = descriptions[label]
+            ET.SubElement(group, "Label", attrs)
+        ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
 def write_labelstudio(
     annotations: AnnotationSet,
     path: Path,
@@ -224,7 +311,8 @@ def write_labelstudio(
 
     Frames are the video's decoded frames (``frame_times``) unless ``fps`` is given, else its
     ``1/fps`` grid (:class:`FpsRequiredError` if neither). A task read from Label Studio gets
-    its id, data, annotation fields and other regions back.
+    its id, data, annotation fields and other regions back. The labeling config with the label
+    hints is written beside it when there is one to write (see the module doc).
     """
     tasks = []
     single = bool(set_meta(annotations, FMT).get("single"))
@@ -294,4 +382,13 @@ def write_labelstudio(
     path.parent.mkdir(parents=True, exist_ok=True)
     doc: Any = tasks[0] if single and len(tasks) == 1 else tasks
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
-    return [path]
+    descriptions = label_descriptions(annotations)
+    original = set_meta(annotations, FMT).get("label_config")
+    if not descriptions and not isinstance(original, str):
+        return [path]
+    config = label_config_path(path)
+    text = _config(
+        annotations, descriptions, original if isinstance(original, str) else None, from_name, to_name
+    )
+    config.write_text(text, encoding="utf-8")
+    return [path, config]

@@ -24,6 +24,7 @@ __all__ = [
     "FpsRequiredError",
     "ImportRejected",
     "set_meta",
+    "label_descriptions",
     "UNKNOWN_VIDEO",
     "UNKNOWN_LABEL",
     "OUTSIDE_VIDEO",
@@ -116,14 +117,30 @@ class VideoAnnotations:
 class AnnotationSet(dict[str, VideoAnnotations]):
     """Video name -> its annotations (the name is how the file refers to the video), plus
     ``meta``: what a format carries about the whole file, keyed by format name (ActivityNet's
-    ``version`` and other top-level keys, for instance). A plain ``dict`` works wherever an
-    annotation set is read; its file-level meta is then empty."""
+    ``version`` and other top-level keys, for instance), and ``descriptions``: label name -> what
+    the label means, where the format has room for it (ELAN controlled vocabulary entries, Label
+    Studio label hints). A plain ``dict`` works wherever an annotation set is read; its file-level
+    meta and descriptions are then empty."""
 
     meta: dict[str, Any]
+    descriptions: dict[str, str]
 
-    def __init__(self, *args: Any, meta: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        meta: dict[str, Any] | None = None,
+        descriptions: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.meta = dict(meta or {})
+        self.descriptions = dict(descriptions or {})
+
+
+def label_descriptions(annotations: Mapping[str, VideoAnnotations]) -> dict[str, str]:
+    """The label descriptions an annotation set carries (empty for a plain ``dict``)."""
+    got = getattr(annotations, "descriptions", None)
+    return {str(k): str(v) for k, v in got.items() if v} if isinstance(got, dict) else {}
 
 
 def set_meta(annotations: Mapping[str, VideoAnnotations], fmt: str) -> dict[str, Any]:

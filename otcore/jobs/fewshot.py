@@ -12,7 +12,9 @@
    (model id + weights sha) goes on the model file and its artifact.
 4. Fit ``request.method`` (``plot-tal`` default, ``coop``, ``prototype``, ``sot-glp``) with optional
    ``epochs``, ``eps``, ``n_prompts``, ``levels``; progress ``"epoch i/n loss x"`` and a cancel check every
-   step.
+   step. The prompts encode a label's description instead of its name when it has one
+   (``request.descriptions``, default: the descriptions stored with the labels; PLOT-TAL's verbose
+   class text); the labels named this way are ``described`` on the result and the model file.
 5. Save the model under ``settings.models_dir`` (recorded as a ``fewshot_model`` artifact).
 6. Unless ``request.predict`` is False, run inference on every video of the project that has
    features (``_predict_videos``), then write every video's proposals at once (a cancel before that
@@ -95,6 +97,8 @@ class TrainRequest:
     nms_iou: float | None = None
     marked_overlap: float | None = None
     text_init: bool | None = None
+    #: class name → text the prompts encode instead of the name (None: the labels' stored descriptions)
+    descriptions: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,7 @@ class TrainResult:
     text_tower: str = ""
     text_weights_id: str | None = None
     names_meaningful: bool = False
+    described: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -332,7 +337,18 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         ctx.check_cancelled()
 
     t0 = time.perf_counter()
-    model = fit(train_videos, labels, config, tower=paired.tower if paired else None, progress=progress)
+    descriptions = (
+        store.label_descriptions(project_id) if request.descriptions is None else request.descriptions
+    )
+    described = [c for c in labels if str(descriptions.get(c) or "").strip()]
+    model = fit(
+        train_videos,
+        labels,
+        config,
+        tower=paired.tower if paired else None,
+        progress=progress,
+        descriptions={c: descriptions[c] for c in described},
+    )
     train_seconds = time.perf_counter() - t0
     ctx.check_cancelled()
     tower_id = paired.tower_id if paired else "none (prototypes)"
@@ -348,7 +364,13 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         json.dumps({"job": ctx.job_id, "labels": labels, "method": method, "t": time.time()}).encode()
     ).hexdigest()[:16]
     path = Path(settings.models_dir) / f"fewshot_{method}_job{ctx.job_id}_{key}.pt"
-    meta = {"project_id": project_id, "labels": labels, "method": method, **identity_meta}
+    meta = {
+        "project_id": project_id,
+        "labels": labels,
+        "method": method,
+        "described": described,
+        **identity_meta,
+    }
     predictions = None
     pending: list[_Pending] = []
     if request.predict:
@@ -375,6 +397,7 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         text_tower=tower_id,
         text_weights_id=text_weights,
         names_meaningful=names_meaningful,
+        described=tuple(described),
     )
 
 

@@ -7,8 +7,9 @@
 2. The CLIP model that produced those features (:mod:`otcore.jobs.clip_pair`; features of two
    encoders are refused). Zero-shot needs a text tower whose words mean something: with the offline
    encoder (random weights) or features not made by CLIP the job fails with what to do instead.
-3. Per label, CLIP's prompt-ensemble text embedding (:func:`otcore.methods.zeroshot.class_text_features`,
-   descriptions from ``request.descriptions`` when given) against every frame feature, decoded by the
+3. Per label, CLIP's prompt-ensemble text embedding (:func:`otcore.methods.zeroshot.class_text_features`)
+   of the label's description when it has one (``request.descriptions``, default: the descriptions
+   stored with the project's labels), else of its name, against every frame feature, decoded by the
    ASOT temporal decoder with a background column (:func:`otcore.methods.zeroshot.propose_segments`).
 4. After every video is decoded (a cancel before leaves the previous proposals), the proposals with
    their scores replace the video's predicted segments (method ``zeroshot``; marked time is skipped,
@@ -39,7 +40,8 @@ NEEDS_WEIGHTS = (
 
 @dataclass(frozen=True)
 class ZeroShotRequest:
-    """Propose segments of the project's labels from their names (``None``: see the module doc)."""
+    """Propose segments of the project's labels from their names or descriptions (``None``: see the
+    module doc; ``descriptions={}`` encodes the names only)."""
 
     kind: ClassVar[str] = "propose_zeroshot"
     project_id: int | None = None
@@ -52,10 +54,13 @@ class ZeroShotRequest:
 
 @dataclass(frozen=True)
 class ZeroShotResult:
+    """``described``: the labels whose description (not their name) was encoded."""
+
     labels: tuple[str, ...]
     text_tower: str
     n_proposals: int
     predictions: dict[int, VideoPredictions]
+    described: tuple[str, ...] = ()
 
 
 def run(ctx: JobContext, request: ZeroShotRequest) -> ZeroShotResult:
@@ -98,8 +103,12 @@ def run(ctx: JobContext, request: ZeroShotRequest) -> ZeroShotResult:
     if not paired.names_meaningful or paired.encoder is None:
         raise ValueError(NEEDS_WEIGHTS.format(what=f"the offline encoder ({identity.model_id})"))
     enc = paired.encoder
+    descriptions = (
+        store.label_descriptions(int(pid)) if request.descriptions is None else dict(request.descriptions)
+    )
+    described = tuple(n for n in labels if str(descriptions.get(n) or "").strip())
     with torch.no_grad():
-        text = class_text_features(enc.encode_text, labels, descriptions=request.descriptions)
+        text = class_text_features(enc.encode_text, labels, descriptions=descriptions)
         scale = float(enc.model.logit_scale.exp())
     decoded = []
     for i, (v, feats) in enumerate(loaded):
@@ -126,5 +135,9 @@ def run(ctx: JobContext, request: ZeroShotRequest) -> ZeroShotResult:
         out[v.id] = VideoPredictions(n_segments=len(ids), plans_path=stored_key(settings, path))
     ctx.progress(1.0, f"done: {total} proposals on {len(out)} videos")
     return ZeroShotResult(
-        labels=tuple(labels), text_tower=paired.tower_id, n_proposals=total, predictions=out
+        labels=tuple(labels),
+        text_tower=paired.tower_id,
+        n_proposals=total,
+        predictions=out,
+        described=described,
     )

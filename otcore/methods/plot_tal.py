@@ -53,7 +53,7 @@ instance of a chosen class in a training video is marked).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -122,11 +122,14 @@ def fit(
     config: PlotTALConfig | None = None,
     tower: TextTower | None = None,
     progress: ProgressFn | None = None,
+    *,
+    descriptions: Mapping[str, str] | None = None,
 ) -> FewShotTAL:
     """Train a few-shot detector on the marked segments of ``videos``; the steps below run in order.
 
     1. classes = ``class_names`` or the sorted labels of the marked segments;
-    2. the model (:func:`build_model`), the padded batch and its input statistics;
+    2. the model (:func:`build_model`; the prompts encode a class's entry of ``descriptions``, class
+       name → text, when it has one, else its name), the padded batch and its input statistics;
     3. targets per pyramid level (centre assignment, see module docstring) and the segment crops;
     4. full-batch AdamW for ``config.epochs`` steps with a cosine learning-rate decay, after the
        data-driven class bias; loss = focal + λ_iou·GIoU (+ λ_OT·L_OT for PLOT-TAL);
@@ -146,7 +149,7 @@ def fit(
 
     # 2. model and batch
     torch.manual_seed(config.seed)
-    model = build_model(config, class_names, videos, tower)
+    model = build_model(config, class_names, videos, tower, descriptions=descriptions)
     device = videos[0].features.device
     model.to(device)
     x, mask = pad_batch([v.features for v in videos])
@@ -192,7 +195,12 @@ def fit(
         from otcore.methods.sot_glp import SotGlpConfig, fit_segment_scorer
 
         model.glp = fit_segment_scorer(
-            videos, class_names, SotGlpConfig(seed=config.seed), tower=tower, text_model=config.text_model
+            videos,
+            class_names,
+            SotGlpConfig(seed=config.seed),
+            tower=tower,
+            text_model=config.text_model,
+            descriptions=descriptions,
         )
     return model
 

@@ -8,7 +8,7 @@ targets and losses, :mod:`otcore.methods.plot_tal` training, decoding and persis
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from otcore.methods.baselines import FixedPrompts, class_prototypes, cosine_similarity_scores
+from otcore.methods.class_text import class_texts
 from otcore.methods.prompts import PromptEncoder, TextTower, load_text_tower
 from otcore.ot import LinearProblem, sinkhorn
 from otcore.types import Segment
@@ -339,8 +340,12 @@ def build_model(
     class_names: list[str],
     videos: Sequence[TrainVideo],
     tower: TextTower | None = None,
+    descriptions: Mapping[str, str] | None = None,
 ) -> FewShotTAL:
-    """Construct the detector for ``config.method`` (text tower loaded from the config if not given)."""
+    """Construct the detector for ``config.method`` (text tower loaded from the config if not given).
+    The prompts encode each class's description in ``descriptions`` (class name → text) when it has
+    one, else its name (:func:`otcore.methods.class_text.class_texts`: PLOT-TAL's verbose class text);
+    the model's class names stay the names."""
     in_dim = int(videos[0].features.shape[1])
     gen = torch.Generator().manual_seed(config.seed)
     if config.method == "prototype":
@@ -351,7 +356,7 @@ def build_model(
         tower = load_text_tower(config.text_model, config.text_pretrained, config.text_weights_file, seed=0)
     prompts = PromptEncoder.from_tower(
         tower,
-        class_names,
+        class_texts(class_names, descriptions),
         n_prompts=config.prompts_per_class,
         n_ctx=config.n_ctx,
         generator=gen,

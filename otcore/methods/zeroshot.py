@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 
 from otcore.methods.asot import DecoderSettings, decode_scores
+from otcore.methods.class_text import class_texts
 from otcore.types import Prediction, Segment
 
 __all__ = [
@@ -79,10 +80,10 @@ class ZeroShotConfig:
 
 
 def label_text(name: str, description: str | None = None) -> str:
-    """The text a label stands for: its description when given, else its name (``_`` → space)."""
-    if description and description.strip():
-        return description.strip()
-    return name.replace("_", " ").strip()
+    """The text a label stands for: its description when given (whitespace collapsed, at most
+    :data:`~otcore.methods.class_text.MAX_DESCRIPTION_WORDS` words, no trailing full stop since the
+    templates add one), else its name (``_`` → space); :func:`otcore.methods.class_text.class_texts`."""
+    return class_texts([name], {name: description} if description else None)[0]
 
 
 def class_text_features(
@@ -95,15 +96,16 @@ def class_text_features(
     """Prompt-ensemble text embeddings ``[L, E]`` (unit norm), one row per label.
 
     ``encode_text(texts) -> [len(texts), E]`` is the text tower (e.g.
-    ``otcore.video.encoders.ClipEncoder.encode_text``); each template must contain ``{}``.
+    ``otcore.video.encoders.ClipEncoder.encode_text``); each template must contain ``{}``. A label
+    with a description in ``descriptions`` (label name → text) fills the templates with it, the
+    others with their name (:func:`label_text`).
     """
     if not labels:
         raise ValueError("need at least one label")
     if not templates or any("{}" not in t for t in templates):
         raise ValueError("every template needs a '{}' placeholder")
     rows = []
-    for name in labels:
-        text = label_text(name, (descriptions or {}).get(name))
+    for text in class_texts(labels, descriptions):
         emb = encode_text([t.format(text) for t in templates]).float()
         mean = F.normalize(emb, dim=-1).mean(0)
         rows.append(F.normalize(mean, dim=0))

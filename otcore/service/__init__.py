@@ -55,6 +55,7 @@ from otcore.service.manage import (
     rename_project,
     restore_label,
     restore_video,
+    set_label_description,
 )
 from otcore.service.thumbs import ThumbStrip, span_strip, strip_times, timeline_strip
 from otcore.service.towers import TowerStatus, text_tower_status
@@ -142,6 +143,7 @@ __all__ = [
     "label_usage",
     "delete_label",
     "restore_label",
+    "set_label_description",
     # thumbnails
     "ThumbStrip",
     "strip_times",

@@ -2,7 +2,9 @@
 
 * Projects: :func:`project_summary` counts what a deletion removes; :func:`delete_project`
   deletes the project with its videos, labels, segments and edit log from the store (files stay).
-* Labels: :func:`otcore.store.management.delete_label` / ``restore_label`` (re-exported here).
+* Labels: :func:`otcore.store.management.delete_label` / ``restore_label`` (re-exported here);
+  :func:`set_label_description` says what a label means (the text towers encode it instead of the
+  name when it has one).
 * Videos: :func:`delete_video` deletes the video's active segments as one edit-log entry
   (``delete_video``), moves its files (the video file, frame times and features no other live
   video uses) into ``<data dir>/trash/video-<id>/`` and hides the video; :func:`restore_video`
@@ -16,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from otcore.store import EditLog, NotFoundError, Store, StoreError
+from otcore.store import EditLog, LabelInfo, NotFoundError, Store, StoreError
 from otcore.store.management import LabelRemoval, LabelUsage, delete_label, label_usage, restore_label
 
 __all__ = [
@@ -32,7 +34,14 @@ __all__ = [
     "label_usage",
     "delete_label",
     "restore_label",
+    "set_label_description",
 ]
+
+
+def set_label_description(store: Store, label_id: int, description: str | None) -> LabelInfo:
+    """Set (or, with "" or None, clear) what a label means; :class:`StoreError` with the reason for
+    text the store refuses (over 2000 characters, control characters), nothing changed then."""
+    return store.set_label_description(label_id, description)
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,15 @@ one undoable ``import`` edit per video. Times are stored exactly as the file giv
 snapping, no merging); overlaps, duplicates and segments past a video's end are kept and
 flagged in the report. A file with malformed rows is refused as a whole (nothing stored) unless
 ``--skip-invalid``. Segments already in the project (same video, label and times to the
-microsecond) are not added twice, so importing a file again changes nothing.
+microsecond) are not added twice, so importing a file again changes nothing. Label descriptions the
+format carries (ELAN vocabulary entries, Label Studio hints) are checked like the app's and set on
+the labels the import uses or the project has, in the same transaction.
 
 ``otstudio export --project NAME --format FMT --out PATH`` writes the project's active
 segments (all sources unless ``--sources``) with each video's real duration, fps and decoded
-frame times, and with what the imported files carried (meta), so an import followed by an
-export in the same format gives the same content back.
+frame times, with what the imported files carried (meta) and with the labels' descriptions where
+the format has room for them, so an import followed by an export in the same format gives the
+same content back.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from otcore.formats.base import check_label
 from otcore.formats.io import FORMATS, read, write
 from otcore.formats.model import (
+    MALFORMED,
     SOURCES,
     AnnotationSet,
     FormatError,
@@ -41,6 +45,7 @@ from otcore.formats.model import (
     SkippedItem,
     VideoAnnotations,
     VideoMeta,
+    label_descriptions,
 )
 from otcore.formats.names import WrittenFiles
 from otcore.formats.safezip import ZipLimits, extract_zip
@@ -105,6 +110,26 @@ def _existing_keys(store: Store, project_id: int) -> set[tuple[int, str, float, 
     }
 
 
+def _checked_descriptions(ann: Any, report: ImportReport) -> dict[str, str]:
+    """The label descriptions the file carries, each checked like one typed in the app; a bad one
+    is a malformed row of the report (so the file is refused unless invalid rows are skipped)."""
+    from otcore.store import StoreError
+    from otcore.store.labels import check_description
+
+    out: dict[str, str] = {}
+    for name, text in label_descriptions(ann).items():
+        try:
+            checked = check_description(text)
+        except StoreError as exc:
+            report.skipped.append(
+                SkippedItem(MALFORMED, label=name[:200], where="label description", detail=str(exc))
+            )
+            continue
+        if checked:
+            out[name] = checked
+    return out
+
+
 def import_into_store(
     store: Store,
     path: str | Path,
@@ -152,7 +177,9 @@ def import_into_store(
         if src.is_file() and src.suffix.lower() == ".zip":
             folder = extract_zip(src, Path(tmp) / "unzipped", zip_limits or ZipLimits())
             entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-            src = entries[0] if len(entries) == 1 else folder
+            # a Label Studio export travels with its labeling config beside it
+            files = [p for p in entries if not p.name.endswith(".label_config.xml")]
+            src = files[0] if len(files) == 1 else folder
         proj = store.get_project(project)
         videos, known = _known(store, proj.id if proj is not None else None)
         labels = (
@@ -172,6 +199,7 @@ def import_into_store(
             skip_duplicates=skip_duplicates,
             **opts,
         )
+    descriptions = _checked_descriptions(ann, report)
     if report.invalid and not skip_invalid:
         raise ImportRejected(_rejection(report, Path(path)), report)
     existing = _existing_keys(store, proj.id) if proj is not None else set()
@@ -219,6 +247,9 @@ def import_into_store(
                     meta=None if va.seg_meta is None else va.seg_meta[i],
                 )
             )
+    present = set(used_labels) | (
+        {lb.name for lb in store.list_labels(proj.id, include_deleted=True)} if proj is not None else set()
+    )
     plan = ImportPlan(
         project=project,
         project_meta=dict(ann.meta) if isinstance(ann, AnnotationSet) else {},
@@ -227,6 +258,7 @@ def import_into_store(
         video_meta=video_meta,
         segments=tuple(segments),
         user=user,
+        descriptions={name: text for name, text in descriptions.items() if name in present},
     )
     applied = apply_import(store, plan, progress=progress)
     report.imported = applied.segments_added
@@ -274,6 +306,8 @@ def export_from_store(
         for row, label in s.execute(q):
             by_video.setdefault(row.video_id, []).append((row, label))
         ann = AnnotationSet(meta=dict(proj.meta or {}))
+        project_id = int(proj.id)
+    ann.descriptions = store.label_descriptions(project_id)
     for vid, filename, duration, vfps, ft_path, vmeta in vids:
         rows = by_video.get(vid, [])
         ann[filename] = VideoAnnotations(
@@ -346,6 +380,12 @@ def _import_parser() -> argparse.ArgumentParser:
         "--skip-invalid", action="store_true", help="import the valid rows of a file with bad rows"
     )
     p.add_argument("--skip-duplicates", action="store_true", help="skip exact duplicate rows of the file")
+    p.add_argument(
+        "--label-config",
+        default=None,
+        help="Label Studio labeling config whose label hints become label descriptions "
+        "(default: NAME.label_config.xml beside NAME.json, when there is one)",
+    )
     p.add_argument("--no-create-videos", action="store_true", help="skip videos the project does not have")
     p.add_argument("--strict-labels", action="store_true", help="skip labels the project does not have")
     return p
@@ -354,7 +394,9 @@ def _import_parser() -> argparse.ArgumentParser:
 def import_main(argv: list[str]) -> int:
     """``otstudio import FILE --project NAME [...]``; prints the report (exit 1 on a bad file)."""
     args = _import_parser().parse_args(argv)
-    opts = {"background": args.background} if args.background is not None else {}
+    opts: dict[str, Any] = {"background": args.background} if args.background is not None else {}
+    if args.label_config is not None:
+        opts["label_config"] = args.label_config
     shown = {"any": False}
 
     def progress(fraction: float, message: str) -> None:

@@ -2,7 +2,8 @@
 
 :func:`apply_import` writes an :class:`ImportPlan` (made and validated beforehand, e.g. by
 :mod:`otcore.service.transfer`) in a single write transaction: the project (created if missing), the
-labels it lacks, placeholder videos, the segments, and one ``import`` entry of the edit log per
+labels it lacks, the label descriptions it carries (on new and existing labels), placeholder
+videos, the segments, and one ``import`` entry of the edit log per
 video (so each video's import is one undo step). Either all of it is stored or, on any error,
 none of it. Rows go in with multi-row ``INSERT ... RETURNING`` statements, so the cost is linear
 in the size of the file (ActivityNet-1.3, 19,228 videos: a few seconds).
@@ -13,7 +14,7 @@ same-label segments (those rules belong to edits made on the timeline, :mod:`otc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,8 @@ class ImportPlan:
     segments: Sequence[PlannedSegment] = ()
     user: str = "import"
     method: str = "import"
+    #: label name -> description (checked beforehand) for labels of the plan or of the project
+    descriptions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,19 @@ def apply_import(store: Store, plan: ImportPlan, progress: Progress | None = Non
                 "name": n,
                 "color": LABEL_PALETTE[(n_before + k) % len(LABEL_PALETTE)],
                 "created_at": now,
+                "description": plan.descriptions.get(n) or None,
             }
             for k, n in enumerate(new_labels)
         ]
+        described = [n for n in plan.descriptions if n in labels and plan.descriptions[n]]
+        if described:
+            s.execute(
+                update(_table(Label))
+                .where(_table(Label).c.id == bindparam("lid"))
+                .values(description=bindparam("d")),
+                [{"lid": labels[n], "d": plan.descriptions[n]} for n in described],
+                execution_options={"synchronize_session": False},
+            )
         if rows:
             for name, lid in zip(
                 new_labels, _insert_returning(s, _table(Label), rows, None, "labels"), strict=True

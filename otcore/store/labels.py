@@ -1,8 +1,11 @@
-"""The label half of the repository: a project's labels (colours from :data:`LABEL_PALETTE`)
-and read-only views of its segments (segments change through :class:`~otcore.store.EditLog`).
-Mixed into :class:`~otcore.store.Store`."""
+"""The label half of the repository: a project's labels (colours from :data:`LABEL_PALETTE`,
+optional descriptions checked by :func:`check_description`) and read-only views of its segments
+(segments change through :class:`~otcore.store.EditLog`). Mixed into :class:`~otcore.store.Store`."""
 
 from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +24,30 @@ from otcore.store.records import (
     segment_info,
 )
 
-__all__ = ["LabelRows"]
+__all__ = ["LabelRows", "MAX_DESCRIPTION", "check_description"]
+
+#: Longest label description, in characters (a few sentences; the text towers read ~40 words).
+MAX_DESCRIPTION = 2000
+
+
+def check_description(text: object) -> str:
+    """The description to store for ``text``: surrounding whitespace stripped, line ends made
+    ``\\n`` ("" means none). :class:`StoreError` with the reason for anything else than text of at
+    most :data:`MAX_DESCRIPTION` characters without control or unassigned characters (tab and line
+    breaks are fine)."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise StoreError(f"a label description must be text, got {type(text).__name__}")
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(text) > MAX_DESCRIPTION:
+        raise StoreError(f"the description is {len(text)} characters long (at most {MAX_DESCRIPTION})")
+    for ch in text:
+        if ch in "\n\t":
+            continue
+        if unicodedata.category(ch) in ("Cc", "Cs", "Cn") or ch in "\u2028\u2029":
+            raise StoreError(f"the description holds the unprintable character U+{ord(ch):04X}")
+    return text
 
 
 class LabelRows(SessionOwner):
@@ -146,6 +172,50 @@ class LabelRows(SessionOwner):
         with self.read() as s:
             row = s.get(Label, label_id)
             return None if row is None else label_info(row)
+
+    def set_label_description(self, label_id: int, description: str | None) -> LabelInfo:
+        """Set what a label means (checked by :func:`check_description`; "" or None clears it)."""
+        text = check_description(description)
+        with self.write() as s:
+            row = s.get(Label, label_id)
+            if row is None:
+                raise NotFoundError(f"no label with id {label_id}")
+            row.description = text or None
+            s.flush()
+            return label_info(row)
+
+    def label_descriptions(self, project_id: int, *, include_deleted: bool = False) -> dict[str, str]:
+        """Label name → description, for the project's labels that have one (deleted labels only
+        with ``include_deleted``)."""
+        with self.read() as s:
+            q = select(Label.name, Label.description).where(
+                Label.project_id == project_id, Label.description.is_not(None)
+            )
+            if not include_deleted:
+                q = q.where(Label.deleted_at.is_(None))
+            rows = s.execute(q)
+            return {str(name): str(text) for name, text in rows if text}
+
+    def set_label_descriptions(
+        self, project_id: int, descriptions: Mapping[str, str | None]
+    ) -> list[LabelInfo]:
+        """Set the descriptions of several labels of the project by name, all or none (every text is
+        checked, and every name must be a label of the project, before anything changes)."""
+        texts = {name: check_description(text) for name, text in descriptions.items()}
+        with self.write() as s:
+            rows = {
+                r.name: r
+                for r in s.scalars(
+                    select(Label).where(Label.project_id == project_id, Label.name.in_(list(texts)))
+                )
+            }
+            missing = sorted(set(texts) - set(rows))
+            if missing:
+                raise NotFoundError(f"the project has no label named {missing[0]!r}")
+            for name, text in texts.items():
+                rows[name].description = text or None
+            s.flush()
+            return [label_info(rows[name]) for name in texts]
 
     def set_label_color(self, label_id: int, color: str) -> LabelInfo:
         """Change a label's colour."""

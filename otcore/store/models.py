@@ -159,6 +159,8 @@ class Label(Base):
     position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     #: Set when the label was deleted in the app (its segments stay in the edit log; undoable).
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: What the label means, in words (encoded by the text towers instead of the name); None: none.
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class SegmentRow(Base):

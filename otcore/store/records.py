@@ -104,13 +104,14 @@ class VideoInfo:
 
 @dataclass(frozen=True)
 class LabelInfo:
-    """A label (action class) of a project."""
+    """A label (action class) of a project; ``description`` says what it means ("" when none)."""
 
     id: int
     project_id: int
     name: str
     color: str
     position: int = 0
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,14 @@ def video_info(row: Video) -> VideoInfo:
 def label_info(row: Label) -> LabelInfo:
     """The frozen record of a label row."""
     position = row.position if row.position is not None else row.id
-    return LabelInfo(id=row.id, project_id=row.project_id, name=row.name, color=row.color, position=position)
+    return LabelInfo(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        color=row.color,
+        position=position,
+        description=row.description or "",
+    )
 
 
 def artifact_info(row: Artifact) -> ArtifactInfo:

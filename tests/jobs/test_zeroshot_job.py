@@ -99,6 +99,55 @@ def test_zeroshot_job_proposes_the_named_spans(settings: Settings, tiny_weights:
     clear_clip_cache()
 
 
+@pytest.mark.slow
+def test_zeroshot_job_encodes_the_stored_descriptions(
+    settings: Settings, tiny_weights: Path, monkeypatch
+) -> None:
+    """A label named "dax" (no meaning to the text tower) with the stored description "a green
+    square" is proposed on the green square; the request's ``descriptions={}`` encodes the names."""
+    from otcore.video.encoders import load_clip
+
+    monkeypatch.setenv("OTSTUDIO_CLIP_MODEL", "otstudio-tiny")
+    monkeypatch.setenv("OTSTUDIO_CLIP_WEIGHTS", str(tiny_weights))
+    settings = Settings(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        clip_model="otstudio-tiny",
+        clip_pretrained="",
+        clip_weights_file=str(tiny_weights),
+    )
+    clear_clip_cache()
+    enc = load_clip("otstudio-tiny", None, weights_file=tiny_weights, device="cpu")
+    store = Store.from_settings(settings)
+    p = store.create_project("D")
+    dax = store.ensure_label(p.id, "dax")
+    store.ensure_label(p.id, "blue_disc")
+    store.set_label_description(dax.id, "a green square")
+    frames, truth = _video(22)
+    green = next((s, e) for label, s, e in truth if label == "green_square")
+    feats = enc.encode_images(frames).numpy()
+    vid = _add(
+        store, settings, p.id, "d.mp4", feats, {"model_id": enc.model_id, "weights_id": enc.weights_id}
+    )
+
+    def dax_on_green(request: ZeroShotRequest) -> tuple[float, tuple[str, ...]]:
+        run = run_foreground(store, settings, request, p.id)
+        assert run.job.status == "done", run.job.message
+        result = job_result(run.job, ZeroShotResult)
+        assert result is not None
+        spans = [s for s in EditLog(store).segments(vid, sources=("predicted",)) if s.label == "dax"]
+        inter = [max(0.0, min(s.end, green[1]) - max(s.start, green[0])) for s in spans]
+        tious = [i / (max(s.end, green[1]) - min(s.start, green[0])) for s, i in zip(spans, inter)]
+        return max(tious, default=0.0), result.described
+
+    best, described = dax_on_green(ZeroShotRequest(project_id=p.id))
+    assert best >= 0.5 and described == ("dax",)
+    best, described = dax_on_green(ZeroShotRequest(project_id=p.id, descriptions={}))
+    assert best < 0.5 and described == ()
+    store.close()
+    clear_clip_cache()
+
+
 def test_zeroshot_with_non_clip_features_says_it_needs_weights(settings: Settings) -> None:
     store = Store.from_settings(settings)
     p = store.create_project("Z")

@@ -82,6 +82,28 @@ def test_zero_shot_labels_follow_the_text(tiny_clip) -> None:
     assert all(tiou((s.start, s.end), (5.0, 11.0)) == 0.0 for s in pred.segments if s.label == "yellow_disc")
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [11, 13])
+def test_a_label_with_a_meaningless_name_is_found_by_its_description(tiny_clip, seed: int) -> None:
+    """ "dax" means nothing to the text tower; described as the caption of the green square it is
+    proposed on the green square's span, and without the description it is not (it lands elsewhere)."""
+    frames, truth = _video(seed)
+    green = next((s, e) for label, s, e in truth if label == "green_square")
+    feats = tiny_clip.encode_images(frames)
+    scale = float(tiny_clip.model.logit_scale.detach().exp())
+    labels = ["dax", "blue_disc"]
+
+    def dax_spans(descriptions: dict[str, str] | None) -> list[tuple[float, float]]:
+        text = class_text_features(tiny_clip.encode_text, labels, descriptions=descriptions)
+        pred = propose_segments(feats, FPS, labels, text, scale)
+        return [(s.start, s.end) for s in pred.segments if s.label == "dax"]
+
+    described = dax_spans({"dax": "a green square."})
+    assert any(tiou(span, green) >= 0.5 for span in described), described
+    plain = dax_spans(None)
+    assert plain and all(tiou(span, green) < 0.5 for span in plain), plain
+
+
 def test_class_text_features_are_unit_rows_of_the_template_mean() -> None:
     def encode(texts: list[str]) -> torch.Tensor:
         # a fake tower that depends on the text: one-hot of its length
@@ -98,6 +120,7 @@ def test_class_text_features_are_unit_rows_of_the_template_mean() -> None:
         expected[len(t.format("someone jumps high")) % 64] += 1.0
     assert torch.allclose(w[0], expected / expected.norm())
     assert label_text("b_c") == "b c" and label_text("x", "  described  ") == "described"
+    assert label_text("x", "two\n lines. ") == "two lines"  # the templates add the full stop
 
 
 def test_bad_inputs_are_refused_clearly() -> None:

@@ -36,7 +36,7 @@ def test_migrations_create_schema_from_empty(tmp_path: Path) -> None:
     engine.dispose()
     st = Store(url)
     assert set(inspect(st.engine).get_table_names()) == TABLES
-    assert st.revision() == head_revision() == "0004"
+    assert st.revision() == head_revision() == "0005"
     st.close()
 
 
@@ -99,7 +99,7 @@ def test_two_processes_opening_a_new_database_at_once(tmp_path: Path, store_url:
     outs = [p.communicate(timeout=60) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-        assert out.strip() == "0004"
+        assert out.strip() == "0005"
     st = Store(store_url)
     assert [p.name for p in st.list_projects()] == ["p"]
     st.close()
