@@ -21,6 +21,10 @@
    (segments, transport plans, frame scores) saved with
    :func:`otcore.store.predictions.save_prediction` under ``settings.results_dir``.
 
+7. Unless ``request.unknown`` is False (and with ``predict``), the unknown-action scores of
+   :mod:`otcore.jobs.unknown` (SOT-GLP's local-global OOD score per video, a threshold chosen on
+   the marks), written with the predictions; ``TrainResult.unknown`` holds their summary.
+
 Proposals shown to a person (:func:`select_proposals`): score ≥ ``min_score``, same-label overlaps
 suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_overlap``) over time the
 person already marked, at most ``max_per_label`` per label.
@@ -44,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from otcore.jobs.unknown import UnknownResult
 from otcore.paths import data_path, data_relative
 
 if TYPE_CHECKING:
@@ -95,6 +100,7 @@ class TrainRequest:
     nms_iou: float | None = None
     marked_overlap: float | None = None
     text_init: bool | None = None
+    unknown: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ class TrainResult:
     text_tower: str = ""
     text_weights_id: str | None = None
     names_meaningful: bool = False
+    unknown: UnknownResult | None = None
 
 
 @dataclass(frozen=True)
@@ -351,8 +358,11 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     meta = {"project_id": project_id, "labels": labels, "method": method, **identity_meta}
     predictions = None
     pending: list[_Pending] = []
+    unknown_pending = None
     if request.predict:
         pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
+        if request.unknown:
+            unknown_pending = _unknown_scores(ctx, project_id, train_videos, labels, paired, request)
     ctx.check_cancelled()  # nothing stored changes before this point
     save_model(model, path, meta=meta)
     model_path = data_relative(settings.data_dir, path)
@@ -360,6 +370,11 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     n_segments = sum(len(tv.segments) for tv in train_videos)
     if request.predict:
         predictions = _write_predictions(ctx, pending, method, _proposal_settings(request))
+    unknown = None
+    if unknown_pending is not None:
+        from otcore.jobs.unknown import write_scores
+
+        unknown = write_scores(ctx, unknown_pending)
     ctx.progress(1.0, f"done: {len(labels)} labels, {n_segments} marks")
     return TrainResult(
         model_path=model_path,
@@ -375,6 +390,27 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         text_tower=tower_id,
         text_weights_id=text_weights,
         names_meaningful=names_meaningful,
+        unknown=unknown,
+    )
+
+
+def _unknown_scores(
+    ctx: JobContext,
+    project_id: int,
+    train_videos: Sequence[Any],
+    labels: Sequence[str],
+    paired: Any,
+    request: TrainRequest,
+) -> Any:
+    """The unknown-action scores of :mod:`otcore.jobs.unknown` for the training marks (not written)."""
+    from otcore.jobs.unknown import MarkedVideo, compute_scores
+
+    marked = [
+        MarkedVideo(int(tv.name), tv.features, tv.fps, tuple((s.label, s.start, s.end) for s in tv.segments))
+        for tv in train_videos
+    ]
+    return compute_scores(
+        ctx, project_id, marked, labels, paired.tower if paired else None, seed=request.seed, start=0.9
     )
 
 
