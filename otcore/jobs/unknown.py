@@ -153,7 +153,15 @@ def score_project(
     """Choose the threshold on ``marked``, score every project video with features, save the scores
     and the ``unknown_scores`` artifact (module docstring); progress from ``start`` to 1."""
     pending = compute_scores(
-        ctx, project_id, marked, labels, tower, quantile=quantile, window=window, epochs=epochs, seed=seed,
+        ctx,
+        project_id,
+        marked,
+        labels,
+        tower,
+        quantile=quantile,
+        window=window,
+        epochs=epochs,
+        seed=seed,
         start=start,
     )
     ctx.check_cancelled()  # nothing stored changes before this point
@@ -355,7 +363,7 @@ def write_scores(ctx: JobContext, pending: PendingScores) -> UnknownResult:
 
 def run(ctx: JobContext, request: UnknownRequest) -> UnknownResult:
     """The ``score_unknown`` job (see the module docstring)."""
-    from otcore.jobs.fewshot import _threads, _thread_count
+    from otcore.jobs.fewshot import _thread_count, _threads
 
     with _threads(_thread_count(ctx, request.threads)):
         return _run(ctx, request)

@@ -68,9 +68,7 @@ def _run(store: Store, settings: Settings, kind: str, params: dict, project_id: 
 
 def test_training_writes_unknown_scores_high_on_the_unlabelled_action(settings: Settings, project):
     store, p, a, b = project
-    result = _run(
-        store, settings, "train_fewshot", {"method": "prototype", "epochs": 2, "levels": 1}, p.id
-    )
+    result = _run(store, settings, "train_fewshot", {"method": "prototype", "epochs": 2, "levels": 1}, p.id)
     unk = result["unknown"]
     assert unk["labels"] == ["jump", "kick", "swing"] and unk["quantile"] == 0.95
     assert "two folds" in unk["rule"]  # the out-of-fold rule (every label has two marks)
