@@ -4,38 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from otcore import service
-from otcore.jobs.unknown import UNKNOWN_KIND
 from otcore.settings import load_settings
 from otcore.store import EditLog
-from otcore.store.predictions import SavedPrediction, save_prediction
-
-
-def write_scores(store, settings, project_id: int, scores: dict[int, np.ndarray], threshold: float) -> int:
-    """Record an ``unknown_scores`` run as :mod:`otcore.jobs.unknown` writes it (rows at 2 fps)."""
-    files = {}
-    meta = {
-        "kind": "unknown",
-        "threshold": threshold,
-        "quantile": 0.95,
-        "window": 2,
-        "stride": 1,
-        "job_id": 1,
-    }
-    for vid, u in scores.items():
-        saved = SavedPrediction(fps=2.0, class_names=("jump", "run"), arrays={"unknown": u}, meta=meta)
-        path = save_prediction(settings.results_dir / f"unknown_video{vid}.npz", saved)
-        files[str(vid)] = str(path.relative_to(settings.data_dir))
-    art = store.add_artifact(
-        UNKNOWN_KIND,
-        f"k{len(store.list_artifacts(UNKNOWN_KIND))}",
-        next(iter(files.values())),
-        {**meta, "project_id": project_id, "labels": ["jump", "run"], "rule": "test", "videos": files},
-    )
-    return art.id
+from tests.unknown_scores import two_videos_scores, write_scores
 
 
 @pytest.fixture()
@@ -52,21 +26,11 @@ def env(data_dir: Path):
     store.close()
 
 
-def _scores() -> tuple[np.ndarray, np.ndarray]:
-    u1 = np.full(20, 0.1, dtype=np.float32)
-    u1[0:2] = 0.9  # over the jump mark [0, 1) s: never a span
-    u1[6:10] = 0.7  # [3, 5) s
-    u2 = np.full(20, 0.1, dtype=np.float32)
-    u2[10:13] = 0.95  # [5, 6.5) s
-    u2[16:18] = 0.55  # [8, 9) s
-    return u1, u2
-
-
 def test_spans_threshold_and_order(env):
     settings, store, project, v1, v2 = env
     assert service.latest_unknown(store, project.id) is None
     assert service.strongest_unknown_spans(store, project.id) == []
-    u1, u2 = _scores()
+    u1, u2 = two_videos_scores()
     aid = write_scores(store, settings, project.id, {v1.id: u1, v2.id: u2}, threshold=0.5)
     scores = service.latest_unknown(store, project.id)
     assert scores is not None and scores.artifact_id == aid and scores.threshold == 0.5
@@ -87,7 +51,7 @@ def test_spans_threshold_and_order(env):
 
 def test_new_label_from_span_marks_it_and_undo_removes_the_mark(env):
     settings, store, project, v1, v2 = env
-    u1, u2 = _scores()
+    u1, u2 = two_videos_scores()
     write_scores(store, settings, project.id, {v1.id: u1, v2.id: u2}, threshold=0.5)
     span = service.strongest_unknown_spans(store, project.id)[0]
     made = service.new_label_from_span(store, project.id, span.video_id, span.start, span.end, "  spin ")
@@ -126,7 +90,7 @@ def test_new_label_from_span_bad_input_changes_nothing(env):
     with pytest.raises(service.UnknownActionError, match="train a few-shot model"):
         service.new_label_from_span(store, project.id, v2.id, 5.0, 6.5, "spin")
     assert _state(store, project.id, (v1.id, v2.id)) == before
-    u1, u2 = _scores()
+    u1, u2 = two_videos_scores()
     write_scores(store, settings, project.id, {v1.id: u1, v2.id: u2}, threshold=0.5)
     before = _state(store, project.id, (v1.id, v2.id))
     cases = [
