@@ -134,9 +134,11 @@ def render_video_unknown(
     store: Store, project_id: int, video: VideoInfo, spans: list[UnknownSpanInfo], *, user: str
 ) -> None:
     """Below the Annotate timeline: pick one of this video's unknown spans and name it."""
+    if msg := st.session_state.pop(
+        "annotate_unknown_msg", None
+    ):  # outside: the span just named left the list
+        st.success(msg)
     if not spans:
-        if msg := st.session_state.pop("annotate_unknown_msg", None):  # the span just named left the list
-            st.success(msg)
         return
     with st.expander(f"New label from span ({len(spans)} unknown spans in this video)"):
         by_i = dict(enumerate(spans))
