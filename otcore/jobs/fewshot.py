@@ -100,7 +100,7 @@ class TrainRequest:
     nms_iou: float | None = None
     marked_overlap: float | None = None
     text_init: bool | None = None
-    unknown: bool = True
+    unknown: bool | None = None  # None: on (the unknown-action scores, step 7)
 
 
 @dataclass(frozen=True)
@@ -361,7 +361,7 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     unknown_pending = None
     if request.predict:
         pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
-        if request.unknown:
+        if request.unknown is not False:
             unknown_pending = _unknown_scores(ctx, project_id, train_videos, labels, paired, request)
     ctx.check_cancelled()  # nothing stored changes before this point
     save_model(model, path, meta=meta)
