@@ -86,11 +86,11 @@ class UnknownVideo:
 class UnknownResult:
     """``threshold`` on the unknown score (``2 − S_GL``) and the ``rule`` that chose it."""
 
-    artifact_id: int | None
-    threshold: float | None
-    quantile: float
-    rule: str
-    labels: tuple[str, ...]
+    artifact_id: int | None = None
+    threshold: float | None = None
+    quantile: float = DEFAULT_QUANTILE
+    rule: str = ""
+    labels: tuple[str, ...] = ()
     window: int = 0
     stride: int = 0
     n_threshold_rows: int = 0

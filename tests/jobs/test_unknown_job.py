@@ -7,7 +7,9 @@ import pytest
 
 from otcore.jobs import queue
 from otcore.jobs.context import JobContext
-from otcore.jobs.unknown import UNKNOWN_KIND
+from otcore.jobs.fewshot import TrainResult
+from otcore.jobs.spec import from_json
+from otcore.jobs.unknown import UNKNOWN_KIND, UnknownResult
 from otcore.jobs.worker import execute
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
@@ -70,6 +72,7 @@ def test_training_writes_unknown_scores_high_on_the_unlabelled_action(settings: 
     store, p, a, b = project
     result = _run(store, settings, "train_fewshot", {"method": "prototype", "epochs": 2, "levels": 1}, p.id)
     unk = result["unknown"]
+    assert from_json(TrainResult, result).unknown.threshold == pytest.approx(unk["threshold"])
     assert unk["labels"] == ["jump", "kick", "swing"] and unk["quantile"] == 0.95
     assert "two folds" in unk["rule"]  # the out-of-fold rule (every label has two marks)
     assert unk["n_threshold_rows"] == 36  # every marked row of a, each scored out of fold
@@ -95,4 +98,7 @@ def test_score_unknown_job_and_its_refusals(settings: Settings, project):
     n_art = len(store.list_artifacts(UNKNOWN_KIND))
     one = _run(store, settings, "score_unknown", {"labels": ["jump"], "epochs": 5}, p.id)
     assert one["skipped"] and "two or more labels" in one["skipped"]
+    # the stored results read back (None fields are left out of the row)
+    assert from_json(UnknownResult, one).threshold is None
+    assert from_json(UnknownResult, result).threshold == pytest.approx(result["threshold"])
     assert len(store.list_artifacts(UNKNOWN_KIND)) == n_art
