@@ -111,3 +111,12 @@ def test_new_label_from_span_bad_input_changes_nothing(env):
     with pytest.raises(service.UnknownActionError, match="deleted label is named 'run'"):
         service.new_label_from_span(store, project.id, v2.id, 5.0, 6.5, "RUN")
     assert _state(store, project.id, (v1.id, v2.id)) == before
+
+
+def test_submit_unknown_queues_the_job(env):
+    settings, store, project, v1, v2 = env
+    from otcore.jobs.queue import get_job
+
+    jid = service.submit_unknown(store, service.UnknownRequest(quantile=0.9), project_id=project.id)
+    job = get_job(store, jid)
+    assert job.kind == "score_unknown" and job.project_id == project.id and job.params == {"quantile": 0.9}

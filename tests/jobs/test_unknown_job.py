@@ -87,6 +87,13 @@ def test_training_writes_unknown_scores_high_on_the_unlabelled_action(settings: 
     assert (u[11:19] > thr).all()  # the unlabelled action lies above the threshold
     assert (u[5:9] < thr).all() and (u[31:35] < thr).all()  # known actions (jump, kick) below it
     assert u[10:20].mean() > u[4:10].mean() + 0.3
+    # as the app lists them: one span over the unlabelled action (and unmarked background ones)
+    from otcore import service
+
+    spans = service.video_unknown_spans(store, p.id, b.id)
+    print("unknown spans of b.mp4 at", round(thr, 3), [(s.start, s.end, round(s.score, 3)) for s in spans])
+    assert any(s.start <= 5.5 and s.end >= 9.5 for s in spans)
+    assert not any(s.start < 4.5 and s.end > 3.0 for s in spans)  # none over the jump [2, 5) s core
 
 
 def test_score_unknown_job_and_its_refusals(settings: Settings, project):
