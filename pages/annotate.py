@@ -14,6 +14,7 @@ from ui.common import get_store, require_project
 from ui.labels import render_label_manager
 from ui.nav import TIME_PARAM, VIDEO_PARAM, last_video, remember_video, set_url, url_int, url_time
 from ui.timeline import SHORTCUTS, apply_pending_edits, render_timeline, video_frame_times
+from ui.unknown import render_video_unknown, unknown_lane
 
 st.title("Annotate")
 
@@ -91,12 +92,14 @@ if video.status in ("error", "failed"):
 
 labels = render_label_manager(store, project_id)
 
-results = render_timeline(store, log, video, key=timeline_key, start_time=start_time)
+unknown, unknown_spans = unknown_lane(store, project_id, video)
+results = render_timeline(store, log, video, key=timeline_key, start_time=start_time, unknown=unknown)
 for r in results:
     if not r.ok:
         st.error(r.message)
     elif r.message.startswith(("added", "merged", "updated", "accepted")) and "merged into" in r.message:
         st.info(r.message)
+render_video_unknown(store, project_id, video, unknown_spans, user=current_user())
 
 segments = log.segments(video.id)
 times = video_frame_times(store, video)

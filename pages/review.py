@@ -1,5 +1,6 @@
 """Review & Export: proposals by uncertainty (lowest confidence first) with accept/reject/adjust,
-the video to review next, export to every format and import with a report of what was skipped."""
+the video to review next, the strongest unknown-action spans (a jump to each, "New label from
+span"), export to every format and import with a report of what was skipped."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ui.auth import current_user
 from ui.common import get_store, require_project
 from ui.nav import open_annotate
 from ui.review import EXPORT_FORMATS, export_bundle, flag_rows, import_upload, report_rows
+from ui.unknown import render_unknown_review
 
 st.title("Review & Export")
 
@@ -25,7 +27,9 @@ videos = {v.id: v for v in store.list_videos(project_id)}
 names = {vid: v.filename for vid, v in videos.items()}
 segments = store.project_segments(project_id)
 
-review_tab, export_tab, import_tab = st.tabs(["Review proposals", "Export", "Import"])
+review_tab, unknown_tab, export_tab, import_tab = st.tabs(
+    ["Review proposals", "Unknown actions", "Export", "Import"]
+)
 
 # ------------------------------------------------------------------------------------ review
 _BULK = "review_bulk_done"  # video ids whose newest edit is the last bulk review (one step each)
@@ -270,6 +274,10 @@ with review_tab:
         )
     if msg := st.session_state.pop("review_msg", None):
         st.toast(msg)
+
+# ------------------------------------------------------------------------------------ unknown actions
+with unknown_tab:
+    render_unknown_review(store, project_id, user=current_user())
 
 # ------------------------------------------------------------------------------------ export
 with export_tab:

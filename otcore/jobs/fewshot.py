@@ -23,6 +23,10 @@
    (segments, transport plans, frame scores) saved with
    :func:`otcore.store.predictions.save_prediction` under ``settings.results_dir``.
 
+7. Unless ``request.unknown`` is False (and with ``predict``), the unknown-action scores of
+   :mod:`otcore.jobs.unknown` (SOT-GLP's local-global OOD score per video, a threshold chosen on
+   the marks), written with the predictions; ``TrainResult.unknown`` holds their summary.
+
 Proposals shown to a person (:func:`select_proposals`): score ≥ ``min_score``, same-label overlaps
 suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_overlap``) over time the
 person already marked, at most ``max_per_label`` per label.
@@ -46,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from otcore.jobs.unknown import UnknownResult
 from otcore.storage import local_file, stored_key
 
 if TYPE_CHECKING:
@@ -99,6 +104,7 @@ class TrainRequest:
     text_init: bool | None = None
     #: class name → text the prompts encode instead of the name (None: the labels' stored descriptions)
     descriptions: dict[str, str] | None = None
+    unknown: bool | None = None  # None: on (the unknown-action scores, step 7)
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ class TrainResult:
     text_weights_id: str | None = None
     names_meaningful: bool = False
     described: tuple[str, ...] = ()
+    unknown: UnknownResult | None = None
 
 
 @dataclass(frozen=True)
@@ -373,8 +380,11 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     }
     predictions = None
     pending: list[_Pending] = []
+    unknown_pending = None
     if request.predict:
         pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
+        if request.unknown is not False:
+            unknown_pending = _unknown_scores(ctx, project_id, train_videos, labels, paired, request)
     ctx.check_cancelled()  # nothing stored changes before this point
     save_model(model, path, meta=meta)
     model_path = stored_key(settings, path)
@@ -382,6 +392,11 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     n_segments = sum(len(tv.segments) for tv in train_videos)
     if request.predict:
         predictions = _write_predictions(ctx, pending, method, _proposal_settings(request))
+    unknown = None
+    if unknown_pending is not None:
+        from otcore.jobs.unknown import write_scores
+
+        unknown = write_scores(ctx, unknown_pending)
     ctx.progress(1.0, f"done: {len(labels)} labels, {n_segments} marks")
     return TrainResult(
         model_path=model_path,
@@ -398,6 +413,27 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
         text_weights_id=text_weights,
         names_meaningful=names_meaningful,
         described=tuple(described),
+        unknown=unknown,
+    )
+
+
+def _unknown_scores(
+    ctx: JobContext,
+    project_id: int,
+    train_videos: Sequence[Any],
+    labels: Sequence[str],
+    paired: Any,
+    request: TrainRequest,
+) -> Any:
+    """The unknown-action scores of :mod:`otcore.jobs.unknown` for the training marks (not written)."""
+    from otcore.jobs.unknown import MarkedVideo, compute_scores
+
+    marked = [
+        MarkedVideo(int(tv.name), tv.features, tv.fps, tuple((s.label, s.start, s.end) for s in tv.segments))
+        for tv in train_videos
+    ]
+    return compute_scores(
+        ctx, project_id, marked, labels, paired.tower if paired else None, seed=request.seed, start=0.9
     )
 
 

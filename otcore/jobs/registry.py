@@ -57,6 +57,7 @@ JOB_KINDS: dict[str, JobKind] = {
     "extract_features": JobKind("otcore.jobs.extract", "ExtractRequest", "run", "ExtractResult"),
     "train_fewshot": JobKind("otcore.jobs.fewshot", "TrainRequest", "train", "TrainResult"),
     "predict_fewshot": JobKind("otcore.jobs.fewshot", "PredictRequest", "predict", "PredictResult"),
+    "score_unknown": JobKind("otcore.jobs.unknown", "UnknownRequest", "run", "UnknownResult"),
     "propose_zeroshot": JobKind("otcore.jobs.zeroshot", "ZeroShotRequest", "run", "ZeroShotResult"),
     "find_phases": JobKind("otcore.jobs.phases", "PhasesRequest", "run", "PhasesResult"),
     "align_videos": JobKind("otcore.jobs.phases", "AlignRequest", "align", "AlignResult"),

@@ -20,6 +20,7 @@ from otcore.jobs.phases import (
     WeakResult,
     WeakVideo,
 )
+from otcore.jobs.unknown import UnknownRequest, UnknownResult, UnknownVideo
 from otcore.jobs.zeroshot import ZeroShotRequest, ZeroShotResult
 from otcore.service.jobs import (
     ALIGN_PLAN,
@@ -60,6 +61,18 @@ from otcore.service.manage import (
 from otcore.service.thumbs import ThumbStrip, span_strip, strip_times, timeline_strip
 from otcore.service.towers import TowerStatus, text_tower_status
 from otcore.service.transfer import export_from_store, import_into_store
+from otcore.service.unknown import (
+    NewLabelFromSpan,
+    UnknownActionError,
+    UnknownScores,
+    UnknownSpanInfo,
+    latest_unknown,
+    new_label_from_span,
+    strongest_unknown_spans,
+    submit_unknown,
+    video_unknown_scores,
+    video_unknown_spans,
+)
 from otcore.service.videos import (
     DEMO_PROJECT,
     DEMO_SEGMENTS,
@@ -144,6 +157,17 @@ __all__ = [
     "delete_label",
     "restore_label",
     "set_label_description",
+    # unknown actions (SOT-GLP's out-of-distribution score)
+    "UnknownActionError",
+    "UnknownScores",
+    "UnknownSpanInfo",
+    "NewLabelFromSpan",
+    "latest_unknown",
+    "video_unknown_scores",
+    "video_unknown_spans",
+    "strongest_unknown_spans",
+    "new_label_from_span",
+    "submit_unknown",
     # thumbnails
     "ThumbStrip",
     "strip_times",
@@ -169,4 +193,7 @@ __all__ = [
     "WeakVideo",
     "SleepRequest",
     "SleepResult",
+    "UnknownRequest",
+    "UnknownResult",
+    "UnknownVideo",
 ]

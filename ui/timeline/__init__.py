@@ -131,8 +131,11 @@ def timeline(
     active_label: str | None = None,
     thumbs: dict[str, Any] | None = None,
     start_time: float | None = None,
+    unknown: dict[str, Any] | None = None,
 ) -> Any:
-    """Mount the component; returns its raw value (``{"video_id", "events": [...]}`` or None)."""
+    """Mount the component; returns its raw value (``{"video_id", "events": [...]}`` or None).
+    ``unknown`` (``{"spans": [{"start", "end", "score"}], "threshold"}``) adds the read-only
+    "unknown action" lane (:mod:`ui.unknown`)."""
     return _component(
         video_id=video_id,
         video_url=video_url,
@@ -146,6 +149,7 @@ def timeline(
         active_label=active_label,
         thumbs=thumbs,
         start_time=start_time,
+        unknown=unknown,
         key=key,
         default=None,
     )
@@ -240,12 +244,13 @@ def render_timeline(
     key: str | None = None,
     user: str | None = None,
     start_time: float | None = None,
+    unknown: dict[str, Any] | None = None,
 ) -> list[EventResult]:
     """Apply the component's pending edits for ``video`` through ``log``, then draw the
     component with the refreshed segments (proposals hidden by
     :func:`otcore.review.visible_proposals` left out, a thumbnail strip above the lanes).
     Returns the results of the edits applied in this run. ``user`` (default: the log's user) is
-    the author recorded on the edits."""
+    the author recorded on the edits; ``unknown``: the unknown-action lane's payload, or None."""
     from otcore.review import visible_proposals
 
     key = key or f"timeline-{video.id}"
@@ -278,6 +283,7 @@ def render_timeline(
         select_id=next((r.select_id for r in reversed(results) if r.ok and r.select_id is not None), None),
         thumbs=_thumbs_payload(store, video),
         start_time=start_time,
+        unknown=unknown,
     )
     late = _apply(value)  # only if the value was not visible in session state before the mount
     if late:

@@ -25,7 +25,9 @@
     labels: [], segments: [], activeLabel: null, selectedId: null,
     markIn: null, markOut: null, loopId: null, view: { t0: 0, t1: 1 },
     queue: [], seenResults: {}, drag: null, lanes: [], pendingSeek: null, thumbs: null, thumbImg: null,
+    unknown: null,  // {spans: [{start, end, score}], threshold}: the "unknown action" lane, or null
   };
+  const UNKNOWN_COLOR = "#6b46c1";
   const $ = (id) => document.getElementById(id);
   const video = $("video"), canvas = $("timeline"), ctx = canvas.getContext("2d"), app = $("app");
   const thumbs = $("thumbs"), tctx = thumbs.getContext("2d");
@@ -292,11 +294,13 @@
       }
       for (let k = 0; k < ends.length; k++) lanes.push({ label: n, pred: true, sub: k });
     }
+    // the unknown-action lane (read only): spans SOT-GLP's OOD score puts above the threshold
+    if (S.unknown) lanes.push({ label: "", pred: false, sub: 0, unknown: true });
     S.lanes = lanes;
   }
   function laneOf(s) {
     const pred = isPred(s), sub = pred ? (s._sub || 0) : 0;
-    return S.lanes.findIndex((l) => l.label === s.label && l.pred === pred && l.sub === sub);
+    return S.lanes.findIndex((l) => !l.unknown && l.label === s.label && l.pred === pred && l.sub === sub);
   }
   function lanesTop() { return RULER_H; }
   function geom() {
@@ -330,6 +334,12 @@
     S.lanes.forEach((lane, li) => {
       const y = lanesTop() + li * LANE_H;
       ctx.fillStyle = li % 2 ? "#ffffff" : "#f6f7f9"; ctx.fillRect(0, y, g.w, LANE_H);
+      if (lane.unknown) {
+        ctx.fillStyle = UNKNOWN_COLOR; ctx.fillRect(4, y + 7, 10, 12);
+        ctx.fillStyle = "#333"; ctx.font = "italic 11px system-ui, sans-serif";
+        ctx.fillText("unknown action", 18, y + LANE_H / 2);
+        return;
+      }
       ctx.fillStyle = labelColor(lane.label); ctx.fillRect(4, y + 7, 10, 12);
       ctx.fillStyle = lane.label === S.activeLabel && !lane.pred ? "#000" : "#333";
       ctx.font = (lane.label === S.activeLabel && !lane.pred ? "bold " : "") + "11px system-ui, sans-serif";
@@ -369,6 +379,7 @@
         if (txt) ctx.fillText(txt, Math.max(xa, g.x0) + 4, y + h / 2);
       }
     }
+    drawUnknown(g);
     // in/out marks
     ctx.fillStyle = "rgba(255,75,75,0.18)";
     if (S.markIn != null) {
@@ -388,7 +399,31 @@
     drawThumbs(g);
     canvas.dataset.segments = String(S.segments.length);
     canvas.dataset.proposalLanes = String(S.lanes.filter((l) => l.pred).length);
+    canvas.dataset.unknownSpans = String(S.unknown ? S.unknown.spans.length : 0);
     setHeight();
+  }
+  // unknown-action spans: shaded (darker = higher score above the threshold), hatched, in their own lane
+  function unknownLane() { return S.lanes.findIndex((l) => l.unknown); }
+  function drawUnknown(g) {
+    const li = unknownLane(); if (li < 0 || !S.unknown) return;
+    const y = lanesTop() + li * LANE_H + 3, h = LANE_H - 6;
+    const spans = S.unknown.spans || [], top = Math.max(1e-9, ...spans.map((u) => u.score)), thr = S.unknown.threshold || 0;
+    for (const u of spans) {
+      const xa = tx(u.start, g), xb = tx(u.end, g); if (xb < g.x0 || xa > g.x1) continue;
+      const w = Math.max(1, xb - xa), rel = top > thr ? (u.score - thr) / (top - thr) : 1;
+      ctx.globalAlpha = 0.3 + 0.5 * Math.max(0, Math.min(1, rel));
+      ctx.fillStyle = UNKNOWN_COLOR; ctx.fillRect(xa, y, w, h);
+      ctx.globalAlpha = 1;
+      ctx.save(); ctx.beginPath(); ctx.rect(xa, y, w, h); ctx.clip();
+      ctx.strokeStyle = "rgba(255,255,255,0.5)";
+      for (let x = xa - h; x < xb; x += 6) { ctx.beginPath(); ctx.moveTo(x, y + h); ctx.lineTo(x + h, y); ctx.stroke(); }
+      ctx.restore();
+      if (w > 34) { ctx.fillStyle = "#fff"; ctx.fillText(u.score.toFixed(2), Math.max(xa, g.x0) + 4, y + h / 2); }
+    }
+  }
+  function unknownAt(t) {
+    if (!S.unknown) return null;
+    return (S.unknown.spans || []).find((u) => u.start <= t && t < u.end) || null;
   }
   // thumbnails: their own canvas right above the lanes, on the lanes' time axis (one sprite, each
   // frame drawn at its own time, so zoom and pan move them too); a click seeks
@@ -428,6 +463,7 @@
     if (y >= g.h - OVERVIEW_H - 4) return { kind: "overview" };
     const li = Math.floor((y - lanesTop()) / LANE_H); const lane = S.lanes[li];
     if (!lane) return { kind: "none" };
+    if (lane.unknown) return x < g.x0 ? { kind: "none" } : { kind: "unknown", lane: lane, span: unknownAt(xt(x, g)) };
     if (x < g.x0) return { kind: "header", lane: lane };
     const segs = S.segments.filter((s) => laneOf(s) === li);
     for (const s of segs) {
@@ -456,6 +492,13 @@
       if (String(h.seg.id).startsWith("tmp-")) return;
       S.selectedId = h.seg.id; S.drag = { kind: "edge", seg: h.seg, edge: h.edge, start: h.seg.start, end: h.seg.end, moved: false };
     } else if (h.kind === "seg") { S.selectedId = h.seg.id; if (!h.lane.pred) S.activeLabel = h.seg.label; renderLabels(); }
+    else if (h.kind === "unknown") {
+      video.pause(); S.selectedId = null;
+      if (h.span) {
+        seekToBoundary(h.span.start);
+        message("unknown action [" + fmt(h.span.start) + ", " + fmt(h.span.end) + ") score " + h.span.score.toFixed(3) + ": name it under \"New label from span\" below", "ok");
+      } else { seekFrame(frameIndexAt(snap(xt(x, g)))); S.drag = { kind: "scrub" }; }
+    }
     else if (h.kind === "lane" || h.kind === "header") {
       if (!h.lane.pred) { S.activeLabel = h.lane.label; renderLabels(); }
       S.selectedId = null;
@@ -598,6 +641,7 @@
     const acked = new Set(args.acked || []);
     S.queue = S.queue.filter((ev) => !acked.has(ev.id));
     S.labels = args.labels || [];
+    S.unknown = args.unknown || null;
     const th = args.thumbs || null;
     if (!th) { S.thumbs = null; S.thumbImg = null; }
     else if (!S.thumbs || S.thumbs.src !== th.src) {
