@@ -42,15 +42,13 @@ def driver_id() -> str:
 
 def claim_rows(
     store: Store, requests: Sequence[JobRequest], project_id: int | None, worker_id: str
-) -> list[int | None]:
-    """Submit each request as a job row with one attempt and claim it for ``worker_id`` (this
-    process); ``None`` where a worker took the row between the two (it runs it then)."""
+) -> list[int]:
+    """Write each request as a job row already running for ``worker_id`` (this process), with one
+    attempt: no worker takes it, and if this process dies the row is failed, not run again."""
     by = ClaimedBy(worker_id=worker_id, pid=os.getpid(), host=queue.hostname())
-    out: list[int | None] = []
-    for request in requests:
-        job_id = queue.submit(store, request.kind, to_json(request), project_id=project_id, max_attempts=1)
-        out.append(job_id if store.jobs.claim(job_id, by) else None)
-    return out
+    return [
+        store.jobs.insert(r.kind, to_json(r), project_id, max_attempts=1, claimed_by=by) for r in requests
+    ]
 
 
 def _check_address(address: str) -> None:

@@ -104,10 +104,7 @@ def _extract_ray(
     """Write every video's row at once (the Videos page shows them waiting), run them on actors;
     the number of actors."""
     for req, job_id in zip(requests, claim_rows(store, requests, project_id, worker_id)):
-        if job_id is None:
-            done(req.video_id, ("error", "taken by a worker, which runs it"))
-        else:
-            job_ids[req.video_id] = job_id
+        job_ids[req.video_id] = job_id
     by_job = {j: v for v, j in job_ids.items()}
     waiting, started = set(by_job), set()
 
@@ -191,9 +188,6 @@ def extract_project(
         if ray is None:  # each row is written when its turn comes
             for req in requests:
                 (job_id,) = claim_rows(store, [req], project_id, worker_id)
-                if job_id is None:
-                    done(req.video_id, ("error", "taken by a worker, which runs it"))
-                    continue
                 job_ids[req.video_id] = job_id
                 done(req.video_id, _run_row(store, settings, job_id, worker_id))
         else:

@@ -208,8 +208,6 @@ def _predict_ray(
     t0 = time.perf_counter()
     worker_id = driver_id()
     (job_id,) = claim_rows(store, [request], request.project_id, worker_id)
-    if job_id is None:
-        raise ValueError("a worker took the prediction job before this command could run it")
     ctx = JobContext(store, settings, job_id, worker_id)
     ctx.start_heartbeat()
     preds: dict[int, VideoPredictions] = {}

@@ -213,3 +213,21 @@ def test_ray_engine_cancel_from_the_app_stops_between_videos(
     done = [vid for vid in ids if vid in out.predictions]
     assert len(done) == 1 and EditLog(store).segments(done[0], sources=("predicted",))
     assert all(not EditLog(store).segments(v, sources=("predicted",)) for v in ids if v not in done)
+
+
+def test_a_bulk_row_is_never_taken_by_a_worker_and_fails_when_its_driver_dies(settings: Settings) -> None:
+    from otcore.jobs.fewshot import PredictRequest
+    from otcore.jobs.ray_engine import claim_rows
+
+    store = Store.from_settings(settings)
+    p = store.create_project("P")
+    (job_id,) = claim_rows(store, [PredictRequest(model_path="m.pt", project_id=p.id)], p.id, "bulk:x")
+    row = queue.get_job(store, job_id)
+    assert (row.status, row.attempts, row.max_attempts, row.worker_id) == ("running", 1, 1, "bulk:x")
+    assert queue.claim_next(store, "w1") is None  # no worker takes it
+    assert queue.reap_stale(store) == []  # this process (its driver) is alive
+    store.jobs.update_running(job_id, "bulk:x", worker_pid=2**22 + 12345)  # a driver that died
+    assert queue.reap_stale(store) == [job_id]
+    row = queue.get_job(store, job_id)
+    assert row.status == "failed" and "is gone" in (row.message or "")  # failed, not queued again
+    store.close()
