@@ -138,6 +138,8 @@ def main() -> int:
     request = ExtractRequest(
         video_id=0, fps=args.fps, model=MODEL, pretrained=None, weights_file=str(weights)
     )
+    # the text tower the few-shot model is trained with is the one that made the features
+    os.environ["OTSTUDIO_CLIP_MODEL"], os.environ["OTSTUDIO_CLIP_WEIGHTS"] = MODEL, str(weights)
     worker = subprocess.Popen(  # noqa: S603 - our own interpreter
         [sys.executable, "-m", "otcore", "worker", "--data-dir", str(tmp), "--poll", "0.05"],
         env=dict(os.environ),

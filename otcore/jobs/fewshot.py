@@ -26,7 +26,8 @@ suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_ove
 person already marked, at most ``max_per_label`` per label.
 
 ``predict(ctx, request: PredictRequest) -> PredictResult``: ``model_path`` (or ``artifact_id``),
-``project_id``, optional ``video_ids``; step 5 alone.
+``project_id``, optional ``video_ids``; step 5 alone. :func:`predict_video` is step 5 for one video,
+inferred and written at once (the bulk command's per-video step, :mod:`otcore.jobs.ray_predict`).
 
 :class:`TrainResult` holds ``model_path`` (relative to the data dir), ``method``, ``labels``,
 ``history`` (loss per epoch), and ``predictions`` = ``{video_id: VideoPredictions}``, ``text_tower`` (the model id of the tower that

@@ -61,11 +61,11 @@ def _run_row(store: Store, settings: Settings, job_id: int, worker_id: str) -> O
     """Run one claimed ``extract_features`` row with the worker's ``run_job``; its outcome."""
     from otcore.jobs.worker import run_job
 
-    status = run_job(store, settings, queue.get_job(store, job_id, reap=False), worker_id)
-    row = queue.get_job(store, job_id, reap=False)
-    if status == "done":
+    run_job(store, settings, queue.get_job(store, job_id, reap=False), worker_id)
+    row = queue.get_job(store, job_id, reap=False)  # as recorded (a reaped row stays failed)
+    if row.status == "done" and row.result:
         return "ok", row.result
-    return ("cancelled" if status == "cancelled" else "error"), str(row.message or status)
+    return ("cancelled" if row.status == "cancelled" else "error"), f"{row.status}: {row.message or ''}"
 
 
 class _Extractor:
