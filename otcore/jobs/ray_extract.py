@@ -120,11 +120,17 @@ def _extract_ray(
 
     def finished(job_id: int, out: Outcome) -> None:
         started.discard(job_id)
+        if out[0] == "error":  # e.g. the actor died: its row must not stay running (no-op when recorded)
+            queue.fail(store, job_id, str(out[1]), worker_id=worker_id)
         done(by_job[job_id], out)
 
-    def tick() -> None:  # keep the rows that wait for a slot alive
+    def tick() -> None:
+        """Keep this run's rows alive: those waiting for a slot, and those handed to an actor
+        that may still be starting (its job's own heartbeat begins once it runs)."""
         for job_id in list(waiting):
             queue.heartbeat(store, job_id, worker_id, message="waiting for a Ray slot")
+        for job_id in list(started):
+            queue.heartbeat(store, job_id, worker_id)
 
     tick()
     n_slots, opts = actor_options(ray, settings, slots, len(by_job))

@@ -6,6 +6,7 @@ must be those a worker writes (checked by running the worker's job afterwards wi
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -181,13 +182,28 @@ def test_ray_engine_rows_wait_and_a_cancel_from_the_app_skips_a_video(
             assert rows[ids[-1]].status == "running" and rows[ids[-1]].message == "waiting for a Ray slot"
             queue.request_cancel(store, rows[ids[-1]].id)
 
+    # a worker reaping with a short stale timeout meanwhile: rows waiting for the slot, and rows
+    # handed to an actor that is still starting, must stay alive (the command heartbeats them)
+    stop, reaped = threading.Event(), []
+
+    def reaper() -> None:
+        own = Store.from_settings(settings)
+        while not stop.wait(0.5):
+            reaped.extend(queue.reap_stale(own, timeout=6.0))
+        own.close()
+
+    thread = threading.Thread(target=reaper, daemon=True)
     ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
+    thread.start()
     try:
         out = extract_project(
             settings, pid, request=_request(tiny_weights), engine="ray", slots=1, progress=on_progress
         )
     finally:
+        stop.set()
+        thread.join()
         ray.shutdown()
+    assert reaped == []
     assert out.slots == 1 and out.cancelled == (ids[-1],) and not out.failures
     assert sorted(r.video_id for r in out.results) == ids[:-1]
     assert seen[0] == {ids[0]: "done", ids[1]: "running", ids[2]: "running", ids[3]: "running"}
