@@ -11,11 +11,17 @@ and encodes again.
   once, not timed): two actors, one torch thread each; timed including the actors' start and their
   encoder loading, as the command runs.
 
+Then prediction: a prototype few-shot model is trained (by the worker) on two marks of the first
+video, and its ``predict_fewshot`` job over every video is timed on the worker (queued to done) vs
+:func:`otcore.jobs.ray_predict.predict_project` on the same local Ray (two actors, each loading the
+model; timed as the command runs, actors' start included).
+
 Runs are interleaved (worker, ray, worker, ...); medians and min-max of ``--repeats``.
 
     .venv/bin/python benchmarks/ray_bench.py [--repeats 3] [--fps 1]
 
-Prints the table and, last, ``ray2_vs_worker_frames_per_s: X``.
+Prints the table and, last, ``ray2_vs_worker_frames_per_s: X`` (extraction) and
+``ray2_vs_worker_predict_videos_per_s: Y``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from otcore.jobs import queue  # noqa: E402
 from otcore.jobs.extract import ExtractRequest  # noqa: E402
 from otcore.jobs.ray_extract import extract_project  # noqa: E402
+from otcore.jobs.ray_predict import predict_project  # noqa: E402
 from otcore.jobs.spec import to_json  # noqa: E402
 from otcore.settings import load_settings  # noqa: E402
 from otcore.store import Store  # noqa: E402
@@ -85,6 +92,18 @@ def _worker_run(store: Store, request: ExtractRequest, video_ids: list[int]) -> 
     return dt
 
 
+def _job(store: Store, kind: str, params: dict, project_id: int) -> tuple[float, dict]:
+    """Queue one job for the worker; seconds from queuing to done and its result."""
+    t0 = time.perf_counter()
+    job_id = queue.submit(store, kind, params, project_id=project_id)
+    _wait_done(store, [job_id])
+    dt = time.perf_counter() - t0
+    job = queue.get_job(store, job_id, reap=False)
+    if job.status != "done":
+        raise RuntimeError(f"{kind} failed: {job.message}")
+    return dt, dict(job.result or {})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--videos", nargs="*", default=None, help="video files (default: six shared clips)")
@@ -119,13 +138,15 @@ def main() -> int:
     request = ExtractRequest(
         video_id=0, fps=args.fps, model=MODEL, pretrained=None, weights_file=str(weights)
     )
+    # the text tower the few-shot model is trained with is the one that made the features
+    os.environ["OTSTUDIO_CLIP_MODEL"], os.environ["OTSTUDIO_CLIP_WEIGHTS"] = MODEL, str(weights)
     worker = subprocess.Popen(  # noqa: S603 - our own interpreter
         [sys.executable, "-m", "otcore", "worker", "--data-dir", str(tmp), "--poll", "0.05"],
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    times: dict[str, list[float]] = {"worker": [], "ray": []}
+    times: dict[str, list[float]] = {"worker": [], "ray": [], "worker_predict": [], "ray_predict": []}
     frames = 0
     try:
         _worker_run(store, request, video_ids[:1])  # warm-up: imports and encoder loaded
@@ -143,6 +164,22 @@ def main() -> int:
             if out.failures:
                 raise RuntimeError(f"ray failures: {out.failures}")
             frames = sum(r.n_frames for r in out.results)
+        from otcore.store import EditLog
+
+        first = store.get_video(video_ids[0])
+        assert first is not None and first.duration
+        log = EditLog(store)  # two marks: a model to predict with (prototype: no text tower needed)
+        log.add_segment(video_ids[0], "early", 0.0, first.duration / 3)
+        log.add_segment(video_ids[0], "late", 2 * first.duration / 3, first.duration)
+        _, trained = _job(store, "train_fewshot", {"method": "prototype", "predict": False}, project.id)
+        params = {"model_path": trained["model_path"], "project_id": project.id}
+        for _ in range(args.repeats):
+            times["worker_predict"].append(_job(store, "predict_fewshot", params, project.id)[0])
+            t0 = time.perf_counter()
+            pred = predict_project(settings, project.id, model_path=trained["model_path"], engine="ray")
+            times["ray_predict"].append(time.perf_counter() - t0)
+            if pred.status != "done":
+                raise RuntimeError(f"ray prediction {pred.status}: {pred.message}")
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -159,7 +196,12 @@ def main() -> int:
     for k, label in (("worker", "1 worker (torch default)"), ("ray", "ray, 2 CPUs (2 actors)")):
         v = times[k]
         print(f"{label:<28} {med[k]:8.1f} ({min(v):.1f}-{max(v):.1f}) {frames / med[k]:10.1f}")
+    n = len(videos)
+    for k, label in (("worker_predict", "predict: 1 worker"), ("ray_predict", "predict: ray, 2 CPUs")):
+        v = times[k]
+        print(f"{label:<28} {med[k]:8.2f} ({min(v):.2f}-{max(v):.2f}) {n / med[k]:10.2f} videos/s")
     print(f"ray2_vs_worker_frames_per_s: {med['worker'] / med['ray']:.2f}")
+    print(f"ray2_vs_worker_predict_videos_per_s: {med['worker_predict'] / med['ray_predict']:.2f}")
     return 0
 
 

@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("otcore.service:demo_main", "create the demo project in the data dir"),
     "train": ("otcore.service.cli:train_main", "train a few-shot model on a project's marks (foreground)"),
     "propose": ("otcore.service.cli:propose_main", "zero-shot proposals from label names (CLIP)"),
+    "predict": (
+        "otcore.jobs.ray_predict:main",
+        "predict a project's videos with its trained model: "
+        "otstudio predict --project NAME [--engine ray [--address ADDR]]",
+    ),
 }
 
 EVAL_COMMANDS: dict[str, tuple[str, str]] = {

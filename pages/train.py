@@ -152,6 +152,15 @@ def job_panel() -> None:
     else:
         st.caption("No training yet.")
 
+    # prediction runs: `otstudio predict` (here or on a Ray cluster) and the worker's prediction jobs
+    if predicting := service.list_jobs(store, project_id=project_id, kind="predict_fewshot", limit=1):
+        pj = predicting[0]
+        st.caption(f"Prediction job {pj.id}: {pj.status} — {pj.message or ''}")
+        if pj.active:
+            st.progress(float(pj.progress), text=pj.message or pj.status)
+            if st.button("Cancel prediction", key="predict_cancel"):
+                service.cancel_job(store, pj.id)  # the run stops between videos; the panel polls
+
 
 job_panel()
 # ---- end of the live job state block

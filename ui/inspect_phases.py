@@ -1,4 +1,5 @@
-"""Inspect view without labels: phases found by ASOT/CLOT (cluster lane + frame×cluster plan, turn a
+"""Inspect view without labels: phases found by ASOT/CLOT on this video, or by VASOT (joint alignment +
+segmentation) on every video of the project with features (cluster lane + frame×cluster plan, turn a
 cluster into a label), VAOT alignment of two videos (plan heatmap + matched frame), and CASE's
 foreground curve when video-level labels exist. Jobs run in the background worker."""
 
@@ -59,6 +60,30 @@ def _frame(path: str, fps: float, row: int) -> np.ndarray | None:
     return None
 
 
+#: What the method box shows for each ``find_phases`` method.
+PHASE_METHOD_NAMES = {
+    "asot": "ASOT (this video)",
+    "clot": "CLOT (this video)",
+    "vasot": "VASOT (all videos with features, aligned)",
+}
+
+
+def _videos_with_features(store: Store, project_id: int) -> list[int]:
+    """Ids of the project's videos that have extracted features."""
+    return [v.id for v in store.list_videos(project_id) if store.list_video_features(v.id)]
+
+
+def _latest_phases_job(store: Store, project_id: int, video_id: int, done: bool = False) -> JobInfo | None:
+    """The newest ``find_phases`` job that covers ``video_id`` (alone or among ``video_ids``)."""
+    status = "done" if done else None
+    for job in service.list_jobs(store, project_id=project_id, kind="find_phases", status=status, limit=100):
+        p = job.params or {}
+        ids = [p.get("video_id")] + list(p.get("video_ids") or [])
+        if any(str(i) == str(video_id) for i in ids if i is not None):
+            return job
+    return None
+
+
 def _video_path(settings: Settings, video: VideoInfo) -> str:
     return str(service.data_file(settings, video.path))
 
@@ -88,18 +113,32 @@ def _phases(store: Store, settings: Settings, project: ProjectInfo, video: Video
         value=service.default_k(store, project.id),
         key=f"phases_k_{video.id}",
     )
-    method = c2.selectbox("Method", ["asot", "clot"], key=f"phases_method_{video.id}")
-    if c3.button("Find phases", key=f"phases_go_{video.id}", type="primary"):
-        service.submit_phases(
-            store, PhasesRequest(video_id=int(video.id), k=int(k), method=str(method)), project_id=project.id
+    with_features = _videos_with_features(store, project.id)
+    methods = ["asot", "clot"] + (["vasot"] if len(with_features) >= 2 else [])
+    method = c2.selectbox(
+        "Method", methods, format_func=lambda m: PHASE_METHOD_NAMES.get(m, m), key=f"phases_method_{video.id}"
+    )
+    if len(with_features) < 2:
+        c2.caption(
+            "VASOT (joint alignment + segmentation) needs two or more videos with features; "
+            f"this project has {len(with_features)}."
         )
+    elif method == "vasot":
+        c2.caption(f"VASOT trains on the project's {len(with_features)} videos with features together.")
+    if c3.button("Find phases", key=f"phases_go_{video.id}", type="primary"):
+        if method == "vasot":
+            ordered = [int(video.id)] + [i for i in with_features if i != video.id]
+            request = PhasesRequest(video_ids=tuple(ordered), k=int(k), method="vasot")
+        else:
+            request = PhasesRequest(video_id=int(video.id), k=int(k), method=str(method))
+        service.submit_phases(store, request, project_id=project.id)
         st.toast("Finding phases in the background")
-    job = service.latest_job(store, project.id, "find_phases", {"video_id": video.id})
+    job = _latest_phases_job(store, project.id, video.id)
     if job is None:
         st.caption("Press “Find phases” to split this video into recurring phases.")
         return
     if not _job_status(store, job, "Finding phases"):
-        job = service.latest_job(store, project.id, "find_phases", {"video_id": video.id}, done=True)
+        job = _latest_phases_job(store, project.id, video.id, done=True)
         if job is None:
             return
     result = service.job_result(job, PhasesResult)

@@ -32,7 +32,8 @@ suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_ove
 person already marked, at most ``max_per_label`` per label.
 
 ``predict(ctx, request: PredictRequest) -> PredictResult``: ``model_path`` (or ``artifact_id``),
-``project_id``, optional ``video_ids``; step 5 alone.
+``project_id``, optional ``video_ids``; step 5 alone. :func:`predict_video` is step 5 for one video,
+inferred and written at once (the bulk command's per-video step, :mod:`otcore.jobs.ray_predict`).
 
 :class:`TrainResult` holds ``model_path`` (relative to the data dir), ``method``, ``labels``,
 ``history`` (loss per epoch), and ``predictions`` = ``{video_id: VideoPredictions}``, ``text_tower`` (the model id of the tower that
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 __all__ = [
     "train",
     "predict",
+    "predict_video",
+    "model_path_of",
+    "method_of",
     "select_proposals",
     "MODEL_KIND",
     "RESULTS_DIR",
@@ -129,7 +133,7 @@ class VideoPredictions:
     prediction at ``plans_path`` (relative to the data dir), or why it was ``skipped``."""
 
     n_segments: int
-    plans_path: str | None
+    plans_path: str | None = None  # None is left out of the row: the default reads it back
     skipped: str | None = None
 
 
@@ -470,10 +474,7 @@ def _infer_videos(
     start: float = 0.0,
 ) -> list[_Pending]:
     """Run the model on the project's videos (nothing is written)."""
-    from otcore.methods.plot_tal import predict as run_model
-    from otcore.video.cache import load_video_features
-
-    store, settings = ctx.store, ctx.job_settings
+    store = ctx.store
     videos = store.list_videos(project_id)
     if video_ids is not None:
         wanted = set(video_ids)
@@ -482,13 +483,47 @@ def _infer_videos(
     for i, v in enumerate(videos):
         ctx.check_cancelled()
         ctx.progress(start + (1 - start) * i / max(1, len(videos)), f"predicting video {i + 1}/{len(videos)}")
-        feats = load_video_features(store, store.data_dir or settings.data_dir, v.id)
-        if feats is None:
-            out.append(_Pending(v.id, 0.0, None, (), 0))
-            continue
-        pred = run_model(model, feats.features.float(), float(feats.fps))
-        out.append(_Pending(v.id, float(feats.fps), pred, tuple(model.class_names), int(model.config.levels)))
+        out.append(_infer_one(ctx, model, v.id))
     return out
+
+
+def _infer_one(ctx: JobContext, model: FewShotTAL, video_id: int) -> _Pending:
+    """Run the model on one video (nothing is written)."""
+    from otcore.methods.plot_tal import predict as run_model
+    from otcore.video.cache import load_video_features
+
+    store = ctx.store
+    feats = load_video_features(store, store.data_dir or ctx.job_settings.data_dir, video_id)
+    if feats is None:
+        return _Pending(video_id, 0.0, None, (), 0)
+    pred = run_model(model, feats.features.float(), float(feats.fps))
+    return _Pending(video_id, float(feats.fps), pred, tuple(model.class_names), int(model.config.levels))
+
+
+def predict_video(
+    ctx: JobContext, model: FewShotTAL, method: str, video_id: int, request: PredictRequest
+) -> VideoPredictions:
+    """One video of the ``predict_fewshot`` job, inferred and written at once (its proposals and
+    its prediction file, named for ``ctx.job_id``): what the job does for each video, for callers
+    that spread the videos over several processes (:mod:`otcore.jobs.ray_predict`)."""
+    pending = [_infer_one(ctx, model, int(video_id))]
+    return _write_predictions(ctx, pending, method, _proposal_settings(request))[int(video_id)]
+
+
+def model_path_of(ctx: JobContext, request: PredictRequest) -> str:
+    """The model file a ``predict_fewshot`` request names (``model_path``, else its artifact's)."""
+    path = request.model_path
+    if path is None and request.artifact_id is not None:
+        art = ctx.store.get_artifact(request.artifact_id)
+        path = art.path if art is not None else None
+    if path is None:
+        raise ValueError("predict_fewshot needs a model_path or an artifact_id")
+    return path
+
+
+def method_of(model: FewShotTAL, request: PredictRequest) -> str:
+    """The method name a ``predict_fewshot`` run records for ``model``."""
+    return request.method or ("sot-glp" if model.glp is not None else model.config.method)
 
 
 def _write_predictions(
@@ -537,15 +572,10 @@ def predict(ctx: JobContext, request: PredictRequest) -> PredictResult:
 def _predict(ctx: JobContext, request: PredictRequest) -> PredictResult:
     from otcore.methods.plot_tal import load_model
 
-    store, settings = ctx.store, ctx.job_settings
-    path = request.model_path
-    if path is None and request.artifact_id is not None:
-        art = store.get_artifact(request.artifact_id)
-        path = art.path if art is not None else None
-    if path is None:
-        raise ValueError("predict_fewshot needs a model_path or an artifact_id")
+    settings = ctx.job_settings
+    path = model_path_of(ctx, request)
     model = load_model(local_file(settings, path))
-    method = request.method or ("sot-glp" if model.glp is not None else model.config.method)
+    method = method_of(model, request)
     project_id = _project_id(ctx, request.project_id)
     pending = _infer_videos(ctx, model, method, project_id, request.video_ids)
     ctx.check_cancelled()

@@ -1,8 +1,10 @@
 """Jobs without labels: ``find_phases`` (:func:`run`), ``align_videos`` (:func:`align`), ``weak_foreground`` (:func:`weak`).
 
-``run(ctx, PhasesRequest) -> PhasesResult`` — find recurring phases with ASOT or CLOT:
+``run(ctx, PhasesRequest) -> PhasesResult`` — find recurring phases with ASOT, CLOT or VASOT:
   ``video_id`` (or ``video_ids``; all are trained on together and each is predicted), ``k`` (default:
-  number of project labels, else 8), ``method`` (``asot`` default, ``clot``), optional ``epochs``, ``seed``.
+  number of project labels, else 8), ``method`` (``asot`` default, ``clot``, ``vasot``: joint
+  alignment + segmentation, needs two or more distinct videos in ``video_ids``), optional ``epochs``,
+  ``seed``.
   Saves one prediction per video (``results/phases_job<id>_video<vid>.npz``: segments, ``clusters [T]``,
   the plan ``"frames×clusters" [T, K]``, frame scores = similarity ``[T, K]``, meta ``k``, ``method``);
   nothing is written to the segment table until a person turns a cluster into a label
@@ -43,6 +45,7 @@ __all__ = [
     "cluster_to_label",
     "default_k",
     "RESULTS_DIR",
+    "PHASE_METHODS",
     "PHASE_PLAN",
     "ALIGN_PLAN",
     "PhasesRequest",
@@ -56,6 +59,8 @@ __all__ = [
 ]
 
 RESULTS_DIR = "results"
+#: The methods ``find_phases`` accepts (VASOT only on two or more videos).
+PHASE_METHODS = ("asot", "clot", "vasot")
 #: The name of the plan a phases prediction keeps, and of an alignment's plan.
 PHASE_PLAN = "frames×clusters"
 ALIGN_PLAN = "frames×frames"
@@ -156,6 +161,7 @@ def run(ctx: JobContext, request: PhasesRequest) -> PhasesResult:
 
     from otcore.methods.asot import ASOT, ASOTConfig
     from otcore.methods.clot import CLOT, CLOTConfig
+    from otcore.methods.vasot import VASOT, VASOTConfig
     from otcore.store.predictions import SavedPrediction, save_prediction
 
     settings = ctx.job_settings
@@ -165,20 +171,33 @@ def run(ctx: JobContext, request: PhasesRequest) -> PhasesResult:
         ids = [request.video_id]
     else:
         raise ValueError("find_phases needs a video_id or video_ids")
+    ids = list(dict.fromkeys(int(v) for v in ids))  # a video named twice is trained on once
     method = request.method.lower()
+    if method not in PHASE_METHODS:
+        raise ValueError(f"unknown method {method!r} (one of: {', '.join(PHASE_METHODS)})")
+    if method == "vasot" and len(ids) < 2:
+        raise ValueError(
+            "VASOT aligns videos with each other: give two or more videos with features "
+            f"(got {len(ids)}); for one video use asot or clot"
+        )
     first = ctx.store.get_video(ids[0])
     k = int(request.k or default_k(ctx.store, first.project_id if first else None))
     ctx.progress(0.0, f"loading features of {len(ids)} video(s)")
     feats = [_features(ctx, v) for v in ids]
+    if len({int(f.features.shape[1]) for f in feats}) > 1:
+        raise ValueError(
+            "the videos' features come from different encoders (sizes differ): extract them alike"
+        )
     seed = request.seed or 0
     torch.manual_seed(seed)
+    cfg: ASOTConfig
+    cls: type[ASOT]
     if method == "clot":
-        cfg: ASOTConfig = CLOTConfig(n_clusters=k, seed=seed)
-        cls: type[ASOT] = CLOT
-    elif method == "asot":
-        cfg, cls = ASOTConfig(n_clusters=k, seed=seed), ASOT
+        cfg, cls = CLOTConfig(n_clusters=k, seed=seed), CLOT
+    elif method == "vasot":
+        cfg, cls = VASOTConfig(n_clusters=k, seed=seed), VASOT
     else:
-        raise ValueError(f"unknown method {method!r} (asot or clot)")
+        cfg, cls = ASOTConfig(n_clusters=k, seed=seed), ASOT
     if request.epochs is not None:
         cfg = replace(cfg, epochs=int(request.epochs))
     model = cls(feats[0].features.shape[1], cfg)

@@ -2,37 +2,36 @@
 
 ``otstudio extract --project NAME [--engine local|ray] [--address ADDR] [--slots N] [--fps F] [--force]``
 
-Every video of the project runs through the worker's own ``extract_features`` code
-(:func:`otcore.jobs.extract.run`), so the same feature files, ``features`` artifacts, video links
-and statuses are written as when a worker runs the job. ``--engine local`` runs them one after
-another in this process; ``--engine ray`` starts one Ray actor per slot (per GPU when the cluster
-has GPUs, else per CPU) and each actor keeps its encoder in memory between videos. The actors
-open the store themselves, so every node must reach the database (PostgreSQL for several
-machines) and the data dir (a shared folder). ``--address`` is a running cluster's address
-(``ray start --head`` prints it); without it a local Ray is started with ``--slots`` CPUs.
-Progress is printed per finished video.
+Every video gets its own ``extract_features`` job row, as when the Videos page queues it, and that
+row is run by the worker's own :func:`otcore.jobs.worker.run_job` (same request parsing, job
+function, progress, cancel checks and recording), so the same feature files, ``features``
+artifacts, video links, statuses and job rows are written as when a worker runs the job, and the
+Videos page shows each video's progress (and can cancel it) as for any worker job. The rows are
+claimed by this command at once (no worker takes them) with one attempt: if the command dies its
+rows are marked failed, never run a second time. ``--engine local`` runs them one after another in
+this process; ``--engine ray`` starts one Ray actor per slot (per GPU when the cluster has GPUs,
+else per CPU), each keeping its encoder in memory between videos; a row waiting for a slot says so
+and is kept alive by this command. The actors open the store themselves, so every node must reach
+the database (PostgreSQL for several machines) and the data dir (a shared folder). ``--address``
+is a running cluster's address (``ray start --head`` prints it); without it a local Ray is started
+with ``--slots`` CPUs. Progress is printed per finished video.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
+from otcore.jobs import queue
 from otcore.jobs.extract import ExtractRequest, ExtractResult
-from otcore.jobs.extract import run as run_extract
-from otcore.jobs.spec import from_json, to_json
+from otcore.jobs.ray_engine import Outcome, actor_options, claim_rows, driver_id, init_ray, run_on_actors
+from otcore.jobs.spec import from_json
 from otcore.settings import Settings, load_settings
 from otcore.store import Store
-
-if TYPE_CHECKING:
-    from otcore.jobs.context import JobContext
 
 __all__ = ["BulkOutcome", "extract_project", "main", "ENGINES"]
 
@@ -44,73 +43,117 @@ BulkProgress = Callable[[int, int, str], None]
 
 @dataclass(frozen=True)
 class BulkOutcome:
-    """What bulk extraction did: results of the videos that succeeded, messages of the others."""
+    """What bulk extraction did: results of the videos that succeeded, messages of the others,
+    and the job row of each video (``job_ids[video_id]``)."""
 
     results: tuple[ExtractResult, ...]
     failures: tuple[tuple[int, str], ...]  # (video_id, message)
     seconds: float
     slots: int
+    job_ids: dict[int, int] | None = None
+    cancelled: tuple[int, ...] = ()
 
 
-class BulkContext:
-    """What :func:`otcore.jobs.extract.run` needs of a job context, outside the job queue: the
-    store and settings; progress inside one video is not reported (per video instead)."""
-
-    def __init__(self, store: Store, settings: Settings) -> None:
-        self.store = store
-        self.settings = settings
-        self.job_settings = settings
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        """Ignored: bulk progress is reported per finished video."""
-
-    def check_cancelled(self) -> None:
-        """Never cancelled (stop the command with Ctrl-C)."""
+# ---------------------------------------------------------------------------- extraction
 
 
-def _run_one(store: Store, settings: Settings, request: dict[str, Any]) -> tuple[str, Any]:
-    """``("ok", result JSON)`` or ``("error", message)`` for one video (the video row says so too)."""
-    ctx = cast("JobContext", BulkContext(store, settings))
-    try:
-        result = run_extract(ctx, from_json(ExtractRequest, request))
-    except Exception as exc:  # noqa: BLE001 - reported per video; extract.run marked the video failed
-        return "error", f"{type(exc).__name__}: {exc}"
-    return "ok", to_json(result)
+def _run_row(store: Store, settings: Settings, job_id: int, worker_id: str) -> Outcome:
+    """Run one claimed ``extract_features`` row with the worker's ``run_job``; its outcome."""
+    from otcore.jobs.worker import run_job
+
+    run_job(store, settings, queue.get_job(store, job_id, reap=False), worker_id)
+    row = queue.get_job(store, job_id, reap=False)  # as recorded (a reaped row stays failed)
+    if row.status == "done" and row.result:
+        return "ok", row.result
+    return ("cancelled" if row.status == "cancelled" else "error"), f"{row.status}: {row.message or ''}"
 
 
 class _Extractor:
     """A Ray actor: its own store connection and, after the first video, its encoder in memory."""
 
-    def __init__(self, settings: Settings, threads: int) -> None:
+    def __init__(self, settings: Settings, threads: int, worker_id: str) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
         self.settings = settings
+        self.worker_id = worker_id
         self.store = Store.from_settings(settings)
 
-    def run(self, request: dict[str, Any]) -> tuple[str, Any]:
-        return _run_one(self.store, self.settings, request)
-
-
-def _requests(store: Store, project_id: int, base: ExtractRequest) -> list[dict[str, Any]]:
-    return [to_json(replace(base, video_id=v.id)) for v in store.list_videos(project_id)]
-
-
-def _collect(outcomes: list[tuple[int, tuple[str, Any]]], seconds: float, slots: int) -> BulkOutcome:
-    results, failures = [], []
-    for video_id, (status, payload) in sorted(outcomes, key=lambda o: o[0]):
-        if status == "ok":
-            results.append(from_json(ExtractResult, payload))
-        else:
-            failures.append((video_id, str(payload)))
-    return BulkOutcome(tuple(results), tuple(failures), seconds, slots)
+    def run(self, job_id: int) -> Outcome:
+        return _run_row(self.store, self.settings, job_id, self.worker_id)
 
 
 def _message(status: str, payload: Any) -> str:
     if status == "ok":
-        r = from_json(ExtractResult, payload)
+        r = from_json(ExtractResult, payload, strict=False)
         return f"video {r.video_id}: {r.n_frames} frames" + (" (cached)" if r.cached else "")
-    return f"failed: {payload}"
+    return f"{'cancelled' if status == 'cancelled' else 'failed'}: {payload}"
+
+
+def _extract_ray(
+    ray: Any,
+    store: Store,
+    settings: Settings,
+    requests: list[ExtractRequest],
+    project_id: int,
+    worker_id: str,
+    job_ids: dict[int, int],
+    done: Callable[[int, Outcome], None],
+    slots: int | None,
+) -> int:
+    """Write every video's row at once (the Videos page shows them waiting), run them on actors;
+    the number of actors."""
+    for req, job_id in zip(requests, claim_rows(store, requests, project_id, worker_id)):
+        job_ids[req.video_id] = job_id
+    by_job = {j: v for v, j in job_ids.items()}
+    waiting, started = set(by_job), set()
+
+    def may_start(job_id: int) -> bool:
+        waiting.discard(job_id)
+        if queue.is_cancel_requested(store, job_id):  # cancelled on the Videos page before its turn
+            queue.mark_cancelled(store, job_id, "cancelled before it started", worker_id=worker_id)
+            done(by_job[job_id], ("cancelled", "cancelled before it started"))
+            return False
+        queue.heartbeat(store, job_id, worker_id, progress=0.0, message="starting on a Ray actor")
+        started.add(job_id)
+        return True
+
+    def finished(job_id: int, out: Outcome) -> None:
+        started.discard(job_id)
+        if out[0] == "error":  # e.g. the actor died: its row must not stay running (no-op when recorded)
+            queue.fail(store, job_id, str(out[1]), worker_id=worker_id)
+        done(by_job[job_id], out)
+
+    def tick() -> None:
+        """Keep this run's rows alive: those waiting for a slot, and those handed to an actor
+        that may still be starting (its job's own heartbeat begins once it runs)."""
+        for job_id in list(waiting):
+            queue.heartbeat(store, job_id, worker_id, message="waiting for a Ray slot")
+        for job_id in list(started):
+            queue.heartbeat(store, job_id, worker_id)
+
+    tick()
+    n_slots, opts = actor_options(ray, settings, slots, len(by_job))
+    actor_cls = ray.remote(**opts)(_Extractor)
+    actors = [actor_cls.remote(settings, 1, worker_id) for _ in range(n_slots)]
+    try:
+        run_on_actors(
+            ray,
+            actors,
+            list(by_job),
+            lambda actor, job_id: actor.run.remote(job_id),
+            on_done=finished,
+            may_start=may_start,
+            tick=tick,
+        )
+    finally:
+        for a in actors:
+            ray.kill(a)
+        for job_id in waiting | started:  # only when interrupted: a finished row stays as it is
+            queue.fail(
+                store, job_id, "the bulk extraction stopped before this video ended", worker_id=worker_id
+            )
+    return n_slots
 
 
 def extract_project(
@@ -123,89 +166,53 @@ def extract_project(
     slots: int | None = None,
     progress: BulkProgress | None = None,
 ) -> BulkOutcome:
-    """Extract the features of every video of ``project_id`` with the worker's extract code.
+    """Extract the features of every video of ``project_id`` with the worker's extract job.
 
     ``request`` holds the extraction settings (its ``video_id`` is replaced per video);
     ``engine`` ``"local"`` (one after another here) or ``"ray"`` (one actor per slot on the Ray
     cluster at ``address``, or on a local Ray with ``slots`` CPUs started here when ``address``
-    is None and Ray is not yet initialised).
+    is None and Ray is not yet initialised). Bad input → ``ValueError`` before any row is written.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; one of: {', '.join(ENGINES)}")
     base = request or ExtractRequest(video_id=0)
+    ray = init_ray(address, slots) if engine == "ray" else None
     store = Store.from_settings(settings)
+    worker_id = driver_id()
+    t0 = time.perf_counter()
+    outcomes: dict[int, Outcome] = {}
+    job_ids: dict[int, int] = {}
+    n_slots = 1
     try:
-        todo = _requests(store, project_id, base)
-        if engine == "local":
-            return _extract_local(store, settings, todo, progress)
+        requests = [replace(base, video_id=v.id) for v in store.list_videos(project_id)]
+
+        def done(video_id: int, out: Outcome) -> None:
+            outcomes[video_id] = out
+            if progress is not None:
+                progress(len(outcomes), len(requests), _message(*out))
+
+        if ray is None:  # each row is written when its turn comes
+            for req in requests:
+                (job_id,) = claim_rows(store, [req], project_id, worker_id)
+                job_ids[req.video_id] = job_id
+                done(req.video_id, _run_row(store, settings, job_id, worker_id))
+        else:
+            n_slots = _extract_ray(
+                ray, store, settings, requests, project_id, worker_id, job_ids, done, slots
+            )
     finally:
         store.close()
-    return _extract_ray(settings, todo, address=address, slots=slots, progress=progress)
-
-
-def _extract_local(
-    store: Store, settings: Settings, todo: list[dict[str, Any]], progress: BulkProgress | None
-) -> BulkOutcome:
-    t0 = time.perf_counter()
-    outcomes = []
-    for i, req in enumerate(todo, 1):
-        out = _run_one(store, settings, req)
-        outcomes.append((int(req["video_id"]), out))
-        if progress is not None:
-            progress(i, len(todo), _message(*out))
-    return _collect(outcomes, time.perf_counter() - t0, 1)
-
-
-def _extract_ray(
-    settings: Settings,
-    todo: list[dict[str, Any]],
-    *,
-    address: str | None,
-    slots: int | None,
-    progress: BulkProgress | None,
-) -> BulkOutcome:
-    try:
-        ray: Any = importlib.import_module("ray")  # optional extra, used untyped
-    except ImportError:
-        raise ValueError("the ray engine needs Ray: pip install 'otstudio[ray]'") from None
-    if not ray.is_initialized():
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:  # a local Ray: its workers import this checkout's otcore
-            root = str(Path(__file__).resolve().parents[2])
-            path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-            ray.init(num_cpus=slots, log_to_driver=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
-    resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
-    use_gpu = gpus > 0 and settings.device not in ("cpu",)
-    n_slots = slots or (gpus if use_gpu else int(resources.get("CPU", 1)))
-    n_slots = max(1, min(n_slots, len(todo) or 1))
-    opts: dict[str, Any] = {"num_gpus": 1, "num_cpus": 0} if use_gpu else {"num_cpus": 1}
-    actor_cls = ray.remote(**opts)(_Extractor)
-    actors = [actor_cls.remote(settings, 1) for _ in range(n_slots)]
-    t0 = time.perf_counter()
-    pending: dict[Any, tuple[Any, int]] = {}
-    free, queue_ = list(actors), list(todo)
-    outcomes: list[tuple[int, tuple[str, Any]]] = []
-    try:
-        while queue_ or pending:
-            while free and queue_:
-                actor, req = free.pop(), queue_.pop(0)
-                pending[actor.run.remote(req)] = (actor, int(req["video_id"]))
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            actor, video_id = pending.pop(ready[0])
-            free.append(actor)
-            try:
-                out = cast("tuple[str, Any]", tuple(ray.get(ready[0])))
-            except Exception as exc:  # noqa: BLE001 - the actor died (node lost): report the video
-                out = ("error", f"{type(exc).__name__}: {exc}")
-            outcomes.append((video_id, out))
-            if progress is not None:
-                progress(len(outcomes), len(todo), _message(*out))
-    finally:
-        for a in actors:
-            ray.kill(a)
-    return _collect(outcomes, time.perf_counter() - t0, n_slots)
+    results, failures, cancelled = [], [], []
+    for video_id, (status, payload) in sorted(outcomes.items()):
+        if status == "ok":
+            results.append(from_json(ExtractResult, payload, strict=False))
+        elif status == "cancelled":
+            cancelled.append(video_id)
+        else:
+            failures.append((video_id, str(payload)))
+    return BulkOutcome(
+        tuple(results), tuple(failures), time.perf_counter() - t0, n_slots, job_ids, tuple(cancelled)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,6 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{len(out.results)} video(s) extracted ({frames} frames) in {out.seconds:.1f} s "
         f"on {out.slots} slot(s) ({args.engine}); {len(out.failures)} failed"
+        + (f", {len(out.cancelled)} cancelled" if out.cancelled else "")
     )
     for video_id, message in out.failures:
         print(f"  video {video_id}: {message}", file=sys.stderr)

@@ -64,9 +64,17 @@ class JobRows:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def insert(self, kind: str, params: dict[str, Any], project_id: int | None, max_attempts: int = 3) -> int:
-        """Write a queued job (run at most ``max_attempts`` times); :class:`NotFoundError` for an
-        unknown project."""
+    def insert(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        project_id: int | None,
+        max_attempts: int = 3,
+        claimed_by: ClaimedBy | None = None,
+    ) -> int:
+        """Write a queued job (run at most ``max_attempts`` times), or with ``claimed_by`` one
+        already running for that claimer (its first attempt; no worker can take it in between);
+        :class:`NotFoundError` for an unknown project."""
         with self._store.write() as s:
             if project_id is not None and s.get(Project, project_id) is None:
                 raise NotFoundError(f"no project with id {project_id}")
@@ -82,6 +90,15 @@ class JobRows:
                 attempts=0,
                 max_attempts=max(1, int(max_attempts)),
             )
+            if claimed_by is not None:
+                now = utcnow()
+                row.status, row.message, row.attempts = "running", "started", 1
+                row.worker_id, row.worker_pid, row.worker_host = (
+                    claimed_by.worker_id,
+                    claimed_by.pid,
+                    claimed_by.host,
+                )
+                row.started_at, row.heartbeat_at = now, now
             s.add(row)
             s.flush()
             return int(row.id)

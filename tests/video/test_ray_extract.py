@@ -6,6 +6,7 @@ must be those a worker writes (checked by running the worker's job afterwards wi
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,18 @@ def _same(a: dict[int, tuple], b: dict[int, tuple]) -> None:
         np.testing.assert_allclose(a[vid][4], b[vid][4], atol=1e-3)
 
 
+def _rows_done(settings: Settings, job_ids: dict[int, int] | None, ids: list[int]) -> None:
+    """Each video got one extract_features job row, finished as a worker finishes it."""
+    assert job_ids is not None and sorted(job_ids) == ids
+    store = Store.from_settings(settings)
+    for vid, job_id in job_ids.items():
+        row = queue.get_job(store, job_id)
+        assert row.kind == "extract_features" and row.params["video_id"] == vid
+        assert row.status == "done" and row.progress == 1.0 and row.result["video_id"] == vid
+        assert row.attempts == 1 and row.max_attempts == 1
+    store.close()
+
+
 def test_local_engine_writes_what_the_worker_writes(project, tiny_weights: Path) -> None:
     settings, pid, ids = project
     seen: list[tuple[int, int]] = []
@@ -100,6 +113,7 @@ def test_local_engine_writes_what_the_worker_writes(project, tiny_weights: Path)
     assert not out.failures and sorted(r.video_id for r in out.results) == ids
     assert seen == [(i, 4) for i in range(1, 5)]
     assert [r.n_frames for r in sorted(out.results, key=lambda r: r.video_id)] == [8, 10, 12, 6]
+    _rows_done(settings, out.job_ids, ids)
     _same(_rows(settings, ids), _worker_rows(settings, ids, tiny_weights))
 
 
@@ -147,4 +161,53 @@ def test_ray_engine_two_cpus_writes_what_the_worker_writes(
     assert out.slots == 2 and not out.failures, out.failures
     assert seen == [1, 2, 3, 4]
     assert sorted(r.video_id for r in out.results) == ids
+    _rows_done(settings, out.job_ids, ids)
     _same(_rows(settings, ids), _worker_rows(settings, ids, tiny_weights))
+
+
+@pytest.mark.slow
+def test_ray_engine_rows_wait_and_a_cancel_from_the_app_skips_a_video(
+    project, tiny_weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'otstudio[ray]')")
+    settings, pid, ids = project
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+    store = Store.from_settings(settings)
+    seen: list[dict[int, str]] = []
+
+    def on_progress(done: int, total: int, message: str) -> None:
+        rows = {j.params["video_id"]: j for j in queue.list_jobs(store, kind="extract_features")}
+        seen.append({vid: j.status for vid, j in rows.items()})
+        if done == 1:  # the app's Cancel on the last video's row, still waiting for the one slot
+            assert rows[ids[-1]].status == "running" and rows[ids[-1]].message == "waiting for a Ray slot"
+            queue.request_cancel(store, rows[ids[-1]].id)
+
+    # a worker reaping with a short stale timeout meanwhile: rows waiting for the slot, and rows
+    # handed to an actor that is still starting, must stay alive (the command heartbeats them)
+    stop, reaped = threading.Event(), []
+
+    def reaper() -> None:
+        own = Store.from_settings(settings)
+        while not stop.wait(0.5):
+            reaped.extend(queue.reap_stale(own, timeout=6.0))
+        own.close()
+
+    thread = threading.Thread(target=reaper, daemon=True)
+    ray.init(num_cpus=2, log_to_driver=False, include_dashboard=False)
+    thread.start()
+    try:
+        out = extract_project(
+            settings, pid, request=_request(tiny_weights), engine="ray", slots=1, progress=on_progress
+        )
+    finally:
+        stop.set()
+        thread.join()
+        ray.shutdown()
+    assert reaped == []
+    assert out.slots == 1 and out.cancelled == (ids[-1],) and not out.failures
+    assert sorted(r.video_id for r in out.results) == ids[:-1]
+    assert seen[0] == {ids[0]: "done", ids[1]: "running", ids[2]: "running", ids[3]: "running"}
+    assert out.job_ids is not None
+    assert queue.get_job(store, out.job_ids[ids[-1]]).status == "cancelled"
+    assert store.get_video_features(ids[-1]) is None
+    store.close()
