@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from otcore.bench.gym import classification_episode, load_clips, make_protocol
-from otcore.bench.seeds import parse_seeds
+from otcore.bench.seeds import parse_overrides, parse_seeds
 from otcore.methods.plot_tal import PlotTALConfig, TrainVideo, fit, predict, with_method
 from otcore.methods.prompts import load_text_tower
 from otcore.metrics import detection_map
@@ -119,7 +119,7 @@ def _gym(args: argparse.Namespace, config: PlotTALConfig, tower: Any) -> int:
     print(
         f"config: epochs={config.epochs} eps={config.eps} n_prompts={config.n_prompts} "
         f"levels={config.levels} "
-        f"ot_weight={config.ot_weight}"
+        f"ot_weight={config.ot_weight} lr={config.lr} dropout={config.dropout} ctx_init={config.ctx_init!r}"
     )
     for shots in shots_list:
         results[shots] = {m: [] for m in methods}
@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-prompts", type=int, default=None)
     ap.add_argument("--levels", type=int, default=None)
     ap.add_argument("--ot-weight", type=float, default=None)
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any PlotTALConfig field for every method of the run (e.g. lr=3e-3, dropout=0.1)",
+    )
     ap.add_argument("--classification-shots", type=int, default=5, help="0 to skip clip classification")
     ap.add_argument("--glp-epochs", type=int, default=60)
     ap.add_argument("--json", default=None, help="write per-seed results here")
@@ -265,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         }.items()
         if v is not None
     }
-    config = PlotTALConfig(**over)
+    try:
+        extra = parse_overrides(args.set)
+        config = PlotTALConfig(**{**over, **extra})
+    except (TypeError, ValueError) as exc:
+        ap.error(f"bad --set: {exc}")
     bad = [m for m in args.method.split(",") if m.strip() and m.strip() not in ALL_METHODS]
     if bad:
         ap.error(f"unknown method(s) {bad}; choose from {ALL_METHODS}")
