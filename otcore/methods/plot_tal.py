@@ -246,11 +246,14 @@ def _init_bias(model: FewShotTAL, x: torch.Tensor, mask: torch.Tensor, quantile:
 def _decode(
     model: FewShotTAL, out: DetectorOutput, b: int, n_frames: int, fps: float
 ) -> list[tuple[str, float, float, float]]:
+    """Candidates of every valid position and class with score ≥ ``min_score`` (level by level, positions
+    in time order), per class the ``4·max_segments`` best (stable order), Gaussian soft-NMS, then the
+    ``max_segments`` best over all classes. Vectorised per level (no loop over positions)."""
     cfg = model.config
     probs = torch.sigmoid(out.logits[b]).cpu()  # [L, T0, C]
     reg = out.reg[b].cpu()
     mask = out.mask[b].cpu()
-    cand: dict[int, list[tuple[float, float, float]]] = {}
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # per level: (cls, s, e, p)
     for l in range(cfg.levels):
         stride = 2**l
         valid = mask[l].nonzero().flatten()
@@ -260,20 +263,37 @@ def _decode(
         centre = (valid.double() + 0.5) * stride
         start = (centre - reg[l, valid, 0].double() * stride).clamp_min(0.0)
         end = (centre + reg[l, valid, 1].double() * stride).clamp_max(float(n_frames))
-        for c in range(p.shape[1]):
-            keep = (p[:, c] >= cfg.min_score) & (end > start)
-            for i in keep.nonzero().flatten().tolist():
-                cand.setdefault(c, []).append((float(start[i]), float(end[i]), float(p[i, c])))
+        keep = (p >= cfg.min_score) & (end > start)[:, None]  # [t, C]
+        cls_idx, pos_idx = keep.t().nonzero(as_tuple=True)  # class-major, positions in time order
+        parts.append(
+            (
+                cls_idx.numpy(),
+                start[pos_idx].numpy(),
+                end[pos_idx].numpy(),
+                p[pos_idx, cls_idx].double().numpy(),
+            )
+        )
+    if not parts:
+        return []
+    cls_all = np.concatenate([q[0] for q in parts])
+    s_all = np.concatenate([q[1] for q in parts])
+    e_all = np.concatenate([q[2] for q in parts])
+    p_all = np.concatenate([q[3] for q in parts])
+    # classes in the order they first have a candidate (level by level), as the detections' tie order
+    order = np.argsort(cls_all, kind="stable")  # within a class: level, then position
+    classes = list(dict.fromkeys(cls_all.tolist()))
+    bounds = np.searchsorted(cls_all[order], np.arange(len(model.class_names) + 1))
     dets: list[tuple[str, float, float, float]] = []
-    for c, items in cand.items():
-        items = sorted(items, key=lambda r: -r[2])[: 4 * cfg.max_segments]
-        segs = np.array([[s, e] for s, e, _ in items])
-        scores = np.array([sc for *_, sc in items])
-        keep, new_scores = soft_nms(
+    for c in classes:
+        idx = order[bounds[c] : bounds[c + 1]]
+        idx = idx[np.argsort(-p_all[idx], kind="stable")][: 4 * cfg.max_segments]
+        segs = np.stack([s_all[idx], e_all[idx]], axis=1)
+        scores = p_all[idx]
+        kept, new_scores = soft_nms(
             segs, scores, sigma=cfg.nms_sigma, score_threshold=cfg.min_score, top_k=cfg.max_segments
         )
-        for k, sc in zip(keep, new_scores):
-            dets.append((model.class_names[c], segs[k, 0] / fps, segs[k, 1] / fps, float(sc)))
+        for k, sc in zip(kept, new_scores):
+            dets.append((model.class_names[c], float(segs[k, 0]) / fps, float(segs[k, 1]) / fps, float(sc)))
     dets.sort(key=lambda r: -r[3])
     return dets[: cfg.max_segments]
 

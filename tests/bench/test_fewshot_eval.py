@@ -7,8 +7,9 @@ import re
 import pytest
 import torch
 
-from otcore.bench.fewshot import main
+from otcore.bench.fewshot import main, settings_line
 from otcore.bench.seeds import parse_seeds
+from otcore.methods.plot_tal import PlotTALConfig
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,20 @@ def test_gym_table_and_last_line(shared_data, capsys):
     assert 0 < float(m.group(1)) <= 100  # real detections, not an empty table
     assert any(line.startswith("classification (5-shot, 21 classes") for line in out)
     assert any(line.startswith("prototype") and "±" in line for line in out)
+
+
+def test_settings_line_says_what_was_chosen_and_on_what():
+    assert "seeds 0-9" in settings_line(PlotTALConfig(seed=3))  # the seed is not a setting
+    line = settings_line(PlotTALConfig(lr=0.003, epochs=50))
+    assert "epochs=50 lr=0.003 given on the command line" in line
+
+
+def test_bad_set_is_one_clear_error(shared_data, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", str(shared_data / "gym_i3d"), "--set", "no_such_field=1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "bad --set" in err and "no_such_field" in err and "Traceback" not in err
 
 
 def test_untrimmed_smoke(shared_data, capsys):
