@@ -1,12 +1,25 @@
 """Benchmark of otcore.ot against same-class entropic solvers, side by side in one process.
 
 Run: ``.venv/bin/python benchmarks/ot_bench.py`` (``--quick`` for a short run, ``--repeats R``,
-``--threads N``). Every Sinkhorn case is solved by otstudio's :func:`otcore.ot.sinkhorn`, POT's
-exp-domain ``ot.sinkhorn`` (``method="sinkhorn"``), POT's ``sinkhorn_log`` and, when ``ott-jax`` is
-installed (``pip install -e .[bench]``), OTT-JAX's jit-compiled ``Sinkhorn`` — all to the same marginal
-error, timed interleaved (the order rotates every repeat), wall and CPU time, medians with min-max.
-The last lines are ``speedup_vs_pot_exp: X``, ``speedup_vs_pot_log: X`` and ``speedup_vs_ott: X``:
-geometric means over the Sinkhorn cases of (peer median CPU time / ours). See benchmarks/README.md.
+``--threads N``, ``--cases SUBSTR,...`` to run only the cases whose names contain one of the strings,
+e.g. ``--cases 100000x32,per-iteration``). Every Sinkhorn case is solved by otstudio's
+:func:`otcore.ot.sinkhorn`, POT's exp-domain ``ot.sinkhorn`` (``method="sinkhorn"``), POT's
+``sinkhorn_log`` and, when ``ott-jax`` is installed (``pip install -e .[bench]``), OTT-JAX's
+jit-compiled ``Sinkhorn``, timed interleaved (the order rotates every repeat), wall and CPU time,
+medians with min-max.
+
+Same marginal error, the rule for every case and every peer: ours first runs to ``1e-6``; each peer is
+then brought (untimed) as close as it can get to ours' error; the *common target* of a pair is the
+larger of the two errors, ``max(ours, peer)``. When the peer reaches ours' error, the common target is
+ours' and both are timed to it. When the peer stalls above it (float32 round-off), ours is timed again
+with ``tol`` = the peer's error (the row ``otstudio to <peer>'s error``), so neither side is timed to an
+error the other was not asked for; both errors are printed. The speedup against a peer divides the
+peer's time by ours' time at their common target.
+
+The last lines are ``speedup_vs_pot_exp: X``, ``speedup_vs_pot_log: X`` and ``speedup_vs_ott: X``
+(geometric means over the Sinkhorn cases of peer median CPU time / ours at the common target) and
+``per_iter_vs_floor: X`` (our time per iteration at 10000x200 float32 over one ``K @ v`` plus one
+``Kᵀ @ u``, interleaved, medians). See benchmarks/README.md.
 """
 
 # ruff: noqa: B023  (the timed lambdas are called inside the loop iteration that defines them)
@@ -197,8 +210,16 @@ def pot_solver(
     return Solver(name, run, check, "; ".join(notes))
 
 
-def ours_solver(C: torch.Tensor, eps: float, cap: int, groups: Sequence[slice] | None = None) -> Solver:
-    """otcore's sinkhorn: one batched call (or one call per group of problems, e.g. per pyramid level)."""
+def ours_solver(
+    C: torch.Tensor,
+    eps: float,
+    cap: int,
+    groups: Sequence[slice] | None = None,
+    tol: float = TOL,
+    name: str = "otstudio sinkhorn",
+) -> Solver:
+    """otcore's sinkhorn to ``tol``: one batched call (or one call per group of problems, e.g. per
+    pyramid level)."""
     n, k = C.shape[-2:]
     a = torch.full((n,), 1.0 / n)
     b = torch.full((k,), 1.0 / k)
@@ -208,14 +229,14 @@ def ours_solver(C: torch.Tensor, eps: float, cap: int, groups: Sequence[slice] |
     def run() -> None:
         res.clear()
         for part in parts:
-            res.append(sinkhorn(LinearProblem(part), eps=eps, max_iter=cap, tol=TOL))
+            res.append(sinkhorn(LinearProblem(part), eps=eps, max_iter=cap, tol=tol))
 
     def check() -> tuple[float, str]:
         err = max(marginal_error(r.plan, a, b) for r in res)  # type: ignore[attr-defined]
         its = sorted({r.n_iter for r in res})  # type: ignore[attr-defined]
         return err, "-".join(str(i) for i in (its[0], its[-1])) if len(its) > 1 else str(its[0])
 
-    return Solver("otstudio sinkhorn", run, check)
+    return Solver(name, run, check, "" if tol == TOL else f"tol {tol:.1e}")
 
 
 def ott_solver(C: torch.Tensor, eps: float, target: float, cap: int) -> Solver:
@@ -255,6 +276,12 @@ def ott_solver(C: torch.Tensor, eps: float, target: float, cap: int) -> Solver:
 class CaseResult:
     case: str
     rows: list[tuple[str, Timing, float, str, str]]
+    #: peer name -> the name of our row timed to their common target
+    pairs: dict[str, str] = field(default_factory=dict)
+
+
+OURS = "otstudio sinkhorn"
+SHORT = {"POT sinkhorn (exp)": "POT exp", "POT sinkhorn_log": "POT log", "OTT-JAX sinkhorn (jit)": "OTT"}
 
 
 def run_case(
@@ -267,7 +294,8 @@ def run_case(
     groups: Sequence[slice] | None = None,
     with_log: bool = True,
 ) -> CaseResult:
-    """One Sinkhorn case ``C [B, N, K]`` (uniform marginals) through every solver, interleaved."""
+    """One Sinkhorn case ``C [B, N, K]`` (uniform marginals) through every solver, interleaved, each
+    peer against ours at their common target ``max(ours' error, the peer's error)``."""
     ours = ours_solver(C, eps, cap, groups)
     ours.run()
     parts = [C] if groups is None else [C[g] for g in groups]
@@ -277,20 +305,38 @@ def run_case(
     outs = [sinkhorn(LinearProblem(p), eps=eps, max_iter=cap, tol=TOL) for p in parts]
     plan = torch.cat([o.plan for o in outs])
     targets = [max(TOL, marginal_error(plan[i], a, b)) for i in range(C.shape[0])]
-    solvers = [ours, pot_solver("POT sinkhorn (exp)", "sinkhorn", C, eps, targets, pot_cap)]
+    ours_err = max(targets)
+    peers = [pot_solver("POT sinkhorn (exp)", "sinkhorn", C, eps, targets, pot_cap)]
     if with_log:
-        solvers.append(pot_solver("POT sinkhorn_log", "sinkhorn_log", C, eps, targets, pot_cap))
+        peers.append(pot_solver("POT sinkhorn_log", "sinkhorn_log", C, eps, targets, pot_cap))
     if HAVE_OTT:
-        solvers.append(ott_solver(C, eps, max(targets), cap))
+        peers.append(ott_solver(C, eps, max(targets), cap))
+    solvers = [ours]
+    pairs: dict[str, str] = {}
+    extra: dict[float, str] = {}
+    for peer in peers:
+        peer.run()  # untimed: what error does the peer reach?
+        peer_err, _ = peer.check()
+        if peer_err > 1.05 * ours_err:  # stalls above ours: time ours to the peer's error too
+            common = float(peer_err)
+            name = extra.get(common)
+            if name is None:
+                name = f"otstudio to {SHORT.get(peer.name, peer.name)}'s error"
+                solvers.append(ours_solver(C, eps, cap, groups, tol=common, name=name))
+                extra[common] = name
+            pairs[peer.name] = name
+        else:
+            pairs[peer.name] = OURS
+    solvers += peers
     timings = interleave(solvers, repeats)
     rows = []
     for s in solvers:
         err, its = s.check()
         rows.append((s.name, timings[s.name], err, its, s.note))
-    return CaseResult(case, rows)
+    return CaseResult(case, rows, pairs)
 
 
-def per_iteration(n: int, k: int, eps: float, repeats: int) -> list[str]:
+def per_iteration(n: int, k: int, eps: float, repeats: int) -> tuple[float, list[str]]:
     """Our time per iteration (difference of two fixed-length runs, set-up excluded) next to the floor
     (one ``K @ v`` plus one ``Kᵀ @ u`` on the same N×K float32 matrix; also with the 32-row blocked
     column product that float32 needs at this N), interleaved, medians of ``repeats``."""
@@ -337,7 +383,7 @@ def per_iteration(n: int, k: int, eps: float, repeats: int) -> list[str]:
     fl, flb = per["floor"] / 50, per["floor_blocked"] / 50
     ours = (per["ours2"] - per["ours1"]) / (n2 - n1)
     pot = (per["pot2"] - per["pot1"]) / (n2 - n1)
-    return [
+    return ours / fl, [
         f"per-iteration {n}x{k} float32 eps={eps} (CPU time, medians of {repeats}): ours {ours * 1e3:.3f} ms; "
         f"floor K@v + K^T@u {fl * 1e3:.3f} ms -> {ours / fl:.2f}x floor; with the blocked K^T@u "
         f"{flb * 1e3:.3f} ms -> {ours / flb:.2f}x; POT sinkhorn (exp) {pot * 1e3:.3f} ms ({pot / fl:.2f}x floor)"
@@ -443,9 +489,15 @@ def run_fgw_cases(
 
 
 def print_case(res: CaseResult) -> None:
+    """One line per solver; a peer's line ends with ours' speedup at their common target (CPU time)."""
+    times = {name: t for name, t, *_ in res.rows}
     for name, t, err, its, note in res.rows:
+        pair = res.pairs.get(name)
+        if pair is not None:
+            ratio = t.cpu_median / times[pair].cpu_median
+            note = (note + "; " if note else "") + f"ours x{ratio:.2f} faster at common target ({pair})"
         print(
-            f"{res.case:34s} {name:24s} {t.cell('wall'):>24s} {t.cell('cpu'):>24s} {its:>9s} {err:8.1e}  {note}"
+            f"{res.case:34s} {name:28s} {t.cell('wall'):>24s} {t.cell('cpu'):>24s} {its:>9s} {err:8.1e}  {note}"
         )
 
 
@@ -456,7 +508,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per solver (default 5)")
     parser.add_argument("--no-fgw", action="store_true", help="skip the fused-GW section")
+    parser.add_argument(
+        "--cases",
+        default=None,
+        help="comma-separated substrings: run only the cases whose names contain one "
+        "(e.g. '100000x32,batch,plot-tal,per-iteration,fgw'); default all",
+    )
     args = parser.parse_args(argv)
+    wanted = [c.strip() for c in args.cases.split(",") if c.strip()] if args.cases else None
+
+    def want(name: str) -> bool:
+        return wanted is None or any(w in name for w in wanted)
+
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
@@ -473,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; target marginal error {TOL:g}, float32"
     )
     header = (
-        f"{'case':34s} {'solver':24s} {'wall ms median [min-max]':>24s} {'CPU ms median [min-max]':>24s} "
+        f"{'case':34s} {'solver':28s} {'wall ms median [min-max]':>24s} {'CPU ms median [min-max]':>24s} "
         f"{'iters':>9s} {'marg.err':>8s}  note"
     )
     print(header)
@@ -482,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [(1000, 20), (10000, 200)] if args.quick else [(1000, 20), (10000, 200), (100000, 32)]
     for n, k in sizes:
         for eps in (0.05, 0.01):
+            if not want(f"sinkhorn {n}x{k} eps={eps}"):
+                continue
             big = n * k >= 3_000_000
             C = make_problem(n, k, seed=n + k)[None]
             res = run_case(
@@ -498,14 +563,18 @@ def main(argv: list[str] | None = None) -> int:
     bsz, n, k = 20, 2000, 16
     Cb = torch.stack([make_problem(n, k, seed=1000 + i) for i in range(bsz)])
     for eps in (0.05, 0.01):
+        if not want(f"batch {bsz}x{n}x{k} eps={eps}"):
+            continue
         res = run_case(
             f"batch {bsz}x{n}x{k} eps={eps}", Cb, eps, cap=5000, pot_cap=5000, repeats=args.repeats
         )
         print_case(res)
         results.append(res)
     # PLOT-TAL-shaped: 8 videos x 4 levels x 20 classes, 4 prompts, eps 0.1 (one call per level for ours)
-    levels = plot_tal_costs(videos=4 if args.quick else 8)
+    levels = plot_tal_costs(videos=4 if args.quick else 8) if want("plot-tal level") else []
     for l, Cl in enumerate(levels):
+        if not want(f"plot-tal level {l} {Cl.shape[0]}x{Cl.shape[1]}x{Cl.shape[2]}"):
+            continue
         res = run_case(
             f"plot-tal level {l} {Cl.shape[0]}x{Cl.shape[1]}x{Cl.shape[2]}",
             Cl,
@@ -517,9 +586,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_case(res)
         results.append(res)
-    for line in per_iteration(10000, 200, 0.01, repeats=args.repeats):
-        print(line)
-    if not args.no_fgw:
+    per_iter = float("nan")
+    if want("per-iteration 10000x200"):
+        per_iter, lines = per_iteration(10000, 200, 0.01, repeats=args.repeats)
+        for line in lines:
+            print(line)
+    if not args.no_fgw and want("fgw"):
         fgw_rows: list[Row] = []
         ratios_fgw: dict[int, tuple[float, float]] = {}
         run_fgw_cases(fgw_rows, (1000,) if args.quick else (1000, 4000), ratios_fgw)
@@ -537,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
         for res in results:
             t = {name: tm for name, tm, *_ in res.rows}
             if peer in t:
-                ours = t["otstudio sinkhorn"]
+                ours = t[res.pairs.get(peer, OURS)]  # ours at the pair's common target
                 pt = t[peer]
                 ratios.append(
                     pt.cpu_median / ours.cpu_median if which == "cpu" else pt.wall_median / ours.wall_median
@@ -554,7 +626,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"speedup_vs_{key} (wall time): {g:.2f} over {m} cases, lowest {lo:.2f}")
     for peer, key in peers:
         g, m, lo = geo(peer, "cpu")
-        print(f"speedup_vs_{key}: {g:.2f}" + ("" if key != peers[-1][1] else ""))
+        print(f"speedup_vs_{key}: {g:.2f}")
+    if not math.isnan(per_iter):
+        print(f"per_iter_vs_floor: {per_iter:.2f}")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 Request (:class:`ExtractRequest`): ``video_id``, ``fps`` (default 2.0), ``model`` /
 ``pretrained`` / ``weights_file`` (``model`` None: the settings' CLIP choice; ``pretrained``
-``None`` for custom weights such as the offline ``otstudio-tiny`` encoder), ``batch`` (32),
+``None`` for custom weights such as the offline ``otstudio-tiny`` encoder), ``batch`` (frames per
+encoder batch; ``None``: sized from the available memory by
+:func:`otcore.video.encoders.auto_batch`, an explicit size always wins),
 ``backend`` (video decoder) and ``force`` (re-extract even when cached).
 
 Steps: load the video row → mark it ``extracting`` → load the encoder (kept in memory
@@ -52,7 +54,7 @@ class ExtractRequest:
     model: str | None = None
     pretrained: str | None = None
     weights_file: str | None = None
-    batch: int = 32
+    batch: int | None = None
     backend: str | None = None
     force: bool = False
 
@@ -93,6 +95,15 @@ def _encoder(
         return enc
 
 
+def _batch_size(requested: int | None, encoder: Any) -> int:
+    """The requested batch size when given, else one sized from the available memory."""
+    if requested:
+        return int(requested)
+    from otcore.video.encoders import auto_batch
+
+    return auto_batch(encoder)
+
+
 def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
     """Extract (or reuse) the features of ``request.video_id`` (see the module docstring)."""
     from otcore.jobs.context import JobCancelled
@@ -114,7 +125,6 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
     if isinstance(pretrained, str) and pretrained.lower() in ("", "none"):
         pretrained = None
     weights_file = request.weights_file or settings.clip_weights_file
-    batch = int(request.batch or 32)
     backend = request.backend
     path = local_file(settings, video.path)
     previous_status = video.status if video.status not in ("extracting", "failed") else "new"
@@ -125,6 +135,7 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
         if not path.is_file():
             raise VideoError(f"{video.filename}: the stored file is missing ({path})")
         encoder = _encoder(model, pretrained, weights_file, settings.device, settings.quantize)
+        batch = _batch_size(request.batch, encoder)
         ctx.check_cancelled()
         cache = FeatureCache(settings.features_dir)
         key = cache.key(video.sha256, encoder.model_id, encoder.weights_id, fps)
@@ -136,7 +147,9 @@ def run(ctx: JobContext, request: ExtractRequest) -> ExtractResult:
         def progress(fraction: float, message: str) -> None:
             ctx.progress(0.02 + 0.96 * fraction, message)
 
-        ctx.progress(0.02, f"extracting {video.filename} at {fps:g} fps with {encoder.model_id}")
+        ctx.progress(
+            0.02, f"extracting {video.filename} at {fps:g} fps with {encoder.model_id}, batches of {batch}"
+        )
         feats, file, cached = extract_cached(
             path,
             encoder,

@@ -74,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default=None, help="otstudio data dir (default: $OTSTUDIO_DATA_DIR or ~/.otstudio)"
     )
     ap.add_argument(
-        "--batch", type=_batch, default=32, help=f"frames per encoder batch, 1 to {MAX_BATCH} (default 32)"
+        "--batch",
+        type=_batch,
+        default=None,
+        help=f"frames per encoder batch, 1 to {MAX_BATCH} (default: sized from the available memory)",
     )
     ap.add_argument("--backend", default=None, choices=["auto", "decord", "pyav"], help="video decoder")
     ap.add_argument("--device", default=None, help="torch device (default: automatic)")
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from otcore.settings import load_settings
     from otcore.video.decode import probe
-    from otcore.video.encoders import WeightsNotFound, load_clip
+    from otcore.video.encoders import WeightsNotFound, auto_batch, load_clip
     from otcore.video.errors import VideoError
     from otcore.video.features import FeatureCache, extract_cached
 
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             encoder,
             FeatureCache(out_dir),
             fps=args.fps,
-            batch=args.batch,
+            batch=args.batch or auto_batch(encoder),
             progress=progress,
             backend=args.backend,
         )

@@ -40,6 +40,12 @@ from otcore.video.weights import (
 __all__ = [
     "ClipEncoder",
     "WeightsNotFound",
+    "BATCH_MEMORY_FRACTION",
+    "BATCH_MEMORY_CAP",
+    "AUTO_BATCH_MAX",
+    "available_memory",
+    "frame_bytes",
+    "auto_batch",
     "ResolvedWeights",
     "DEFAULT_MODEL",
     "DEFAULT_PRETRAINED",
@@ -246,6 +252,90 @@ class ClipEncoder:
 
     def __repr__(self) -> str:
         return f"ClipEncoder(model_id={self.model_id!r}, embed_dim={self.embed_dim}, device={self.device})"
+
+
+#: Share of the available memory a sized batch may take, and the cap on it (bytes): the model and
+#: the rest of the process (and of the machine) keep the remainder.
+BATCH_MEMORY_FRACTION = 0.25
+BATCH_MEMORY_CAP = 512 * 2**20
+#: Largest batch :func:`auto_batch` picks (larger batches do not encode faster on a CPU).
+AUTO_BATCH_MAX = 64
+
+
+def _meminfo_available() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes (Linux), else free pages × page size, else None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def available_memory(device: torch.device | str) -> int | None:
+    """Bytes available to a batch on ``device``: free memory of a CUDA device, else the host's
+    available memory (``MemAvailable``: free plus reclaimable cache). None when unknown."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        try:
+            free, _total = torch.cuda.mem_get_info(dev)
+            return int(free)
+        except (RuntimeError, AssertionError):
+            return None
+    return _meminfo_available()
+
+
+def frame_bytes(encoder: ClipEncoder, queue_size: int = 2) -> int:
+    """Estimated bytes one frame of a batch holds while extracting with ``encoder``.
+
+    Rule: the preprocessed float32 tensor ``3·h·w·4`` bytes, held by up to ``queue_size + 2`` batches at
+    once (queued, being fitted, being encoded), plus the encoder's activations per frame. For a vision
+    transformer (``T`` tokens of width ``W``, ``H`` heads) the live activations of one block are about
+    ``8·T·W`` floats (residual stream, normalized input, q/k/v, the 4W-wide MLP hidden layer) plus
+    ``2·H·T²`` (attention scores and their softmax); for any other image tower, 16 times the input
+    tensor (a convolutional stem at half resolution with ~64 channels).
+    """
+    h, w = encoder.image_size
+    pixels = 3 * h * w * 4
+    visual = getattr(encoder.model, "visual", None)
+    transformer = getattr(visual, "transformer", None)
+    grid = getattr(visual, "grid_size", None)
+    width = getattr(transformer, "width", None)
+    if isinstance(grid, tuple) and isinstance(width, int):
+        tokens = int(grid[0]) * int(grid[1]) + 1
+        blocks = getattr(transformer, "resblocks", None)
+        attn = getattr(blocks[0], "attn", None) if blocks is not None and len(blocks) else None
+        heads = int(getattr(attn, "num_heads", max(1, width // 64)))
+        activations = (8 * tokens * width + 2 * heads * tokens * tokens) * 4
+    else:
+        activations = 16 * pixels
+    return (queue_size + 2) * pixels + activations
+
+
+def auto_batch(
+    encoder: ClipEncoder,
+    *,
+    available: int | None = None,
+    queue_size: int = 2,
+    fraction: float = BATCH_MEMORY_FRACTION,
+    cap: int = BATCH_MEMORY_CAP,
+    largest: int = AUTO_BATCH_MAX,
+) -> int:
+    """Frames per encoder batch that fit the memory budget.
+
+    ``batch = floor(min(fraction · available, cap) / frame_bytes(encoder))`` clamped to
+    ``[1, largest]``; ``available`` defaults to :func:`available_memory` of the encoder's device
+    (unknown: ``cap`` is the budget). An explicit batch size given by the caller is used instead of
+    this one.
+    """
+    avail = available if available is not None else available_memory(encoder.device)
+    budget = cap if avail is None else min(int(fraction * max(0, avail)), cap)
+    return max(1, min(int(largest), budget // max(1, frame_bytes(encoder, queue_size))))
 
 
 def load_clip(
