@@ -21,7 +21,9 @@
    (segments, transport plans, frame scores) saved with
    :func:`otcore.store.predictions.save_prediction` under ``settings.results_dir``.
 
-Proposals shown to a person (:func:`select_proposals`): score ≥ ``min_score``, same-label overlaps
+Proposals shown to a person: each boundary first snapped to the strongest feature change within
+``refine_steps`` feature steps (:func:`otcore.methods.refine.refine_segments`, default
+``REFINE_STEPS``; 0 leaves the decoder's boundaries), then (:func:`select_proposals`): score ≥ ``min_score``, same-label overlaps
 suppressed (greedy NMS at tIoU ``nms_iou``), none that lies mostly (``marked_overlap``) over time the
 person already marked, at most ``max_per_label`` per label.
 
@@ -72,6 +74,7 @@ PROPOSAL_MIN_SCORE = 0.05
 PROPOSALS_PER_LABEL = 20
 PROPOSAL_NMS_IOU = 0.5
 MARKED_OVERLAP = 0.5
+REFINE_STEPS = 1
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class TrainRequest:
     min_score: float | None = None
     nms_iou: float | None = None
     marked_overlap: float | None = None
+    refine_steps: int | None = None
     text_init: bool | None = None
 
 
@@ -111,6 +115,7 @@ class PredictRequest:
     min_score: float | None = None
     nms_iou: float | None = None
     marked_overlap: float | None = None
+    refine_steps: int | None = None
 
 
 @dataclass(frozen=True)
@@ -352,7 +357,7 @@ def _train(ctx: JobContext, request: TrainRequest) -> TrainResult:
     predictions = None
     pending: list[_Pending] = []
     if request.predict:
-        pending = _infer_videos(ctx, model, method, project_id, None, start=0.8)
+        pending = _infer_videos(ctx, model, method, project_id, None, start=0.8, refine=_refine(request))
     ctx.check_cancelled()  # nothing stored changes before this point
     save_model(model, path, meta=meta)
     model_path = data_relative(settings.data_dir, path)
@@ -402,6 +407,13 @@ def _proposal_settings(request: TrainRequest | PredictRequest) -> _ProposalSetti
     )
 
 
+def _refine(request: TrainRequest | PredictRequest) -> int:
+    steps = REFINE_STEPS if request.refine_steps is None else int(request.refine_steps)
+    if steps < 0:
+        raise ValueError(f"refine_steps must be a non-negative number of feature steps, got {steps}")
+    return steps
+
+
 def _infer_videos(
     ctx: JobContext,
     model: FewShotTAL,
@@ -409,9 +421,14 @@ def _infer_videos(
     project_id: int,
     video_ids: tuple[int, ...] | None,
     start: float = 0.0,
+    refine: int = 0,
 ) -> list[_Pending]:
-    """Run the model on the project's videos (nothing is written)."""
+    """Run the model on the project's videos (nothing is written); proposal boundaries snapped to
+    the features' strongest change within ``refine`` steps."""
+    from dataclasses import replace
+
     from otcore.methods.plot_tal import predict as run_model
+    from otcore.methods.refine import refine_segments
     from otcore.video.cache import load_video_features
 
     store, settings = ctx.store, ctx.job_settings
@@ -428,6 +445,10 @@ def _infer_videos(
             out.append(_Pending(v.id, 0.0, None, (), 0))
             continue
         pred = run_model(model, feats.features.float(), float(feats.fps))
+        if refine:
+            pred = replace(
+                pred, segments=refine_segments(pred.segments, feats.features, float(feats.fps), radius=refine)
+            )
         out.append(_Pending(v.id, float(feats.fps), pred, tuple(model.class_names), int(model.config.levels)))
     return out
 
@@ -490,7 +511,7 @@ def _predict(ctx: JobContext, request: PredictRequest) -> PredictResult:
     model = load_model(data_path(settings.data_dir, path))
     method = request.method or ("sot-glp" if model.glp is not None else model.config.method)
     project_id = _project_id(ctx, request.project_id)
-    pending = _infer_videos(ctx, model, method, project_id, request.video_ids)
+    pending = _infer_videos(ctx, model, method, project_id, request.video_ids, refine=_refine(request))
     ctx.check_cancelled()
     preds = _write_predictions(ctx, pending, method, _proposal_settings(request))
     ctx.progress(1.0, f"done: {len(preds)} videos")
