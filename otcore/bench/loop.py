@@ -429,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         default="0-9",
         help="seeds on which min_score/nms_iou/refine_steps are chosen per method when not given ('' to skip)",
     )
-    ap.add_argument("--choose-only", action="store_true", help="print the settings chosen per method, then stop")
+    ap.add_argument(
+        "--choose-only", action="store_true", help="print the settings chosen per method, then stop"
+    )
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
