@@ -16,6 +16,9 @@ Definitions
   ties go to the video with more pending proposals, then to the one with fewer segments
   a person already owns (manual/corrected), then the smaller id. The mean, not the sum,
   so a long video is not preferred just for being long; the proposal count breaks ties.
+  That is ``first="uncertain"`` (active learning: the person's corrections land where the model
+  is least sure). ``first="confident"`` is the opposite, ``argmin_v U(v)``: the video whose
+  proposals are most likely right comes first (ties: more pending proposals, fewer owned, smaller id).
 
 Which proposals are shown (:func:`visible_proposals`)
 -----------------------------------------------------
@@ -46,9 +49,11 @@ __all__ = [
     "proposals_by_uncertainty",
     "rank_videos",
     "next_video",
+    "VIDEO_ORDERS",
 ]
 
 _OWNED = ("manual", "corrected")
+VIDEO_ORDERS = ("uncertain", "confident")
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,14 @@ def proposals_by_uncertainty(
 
 
 def rank_videos(
-    segments: Iterable[Any], video_names: Mapping[int, str] | None = None
+    segments: Iterable[Any], video_names: Mapping[int, str] | None = None, *, first: str = "uncertain"
 ) -> list[VideoUncertainty]:
     """Videos with pending proposals, most uncertain first (``U(v)`` descending, ties as in
-    the module doc). Videos without proposals are not ranked."""
+    the module doc), or most confident first with ``first="confident"``. Videos without proposals
+    are not ranked."""
+    if first not in VIDEO_ORDERS:
+        raise ValueError(f"first must be one of {VIDEO_ORDERS}, got {first!r}")
+    sign = -1.0 if first == "uncertain" else 1.0
     us: dict[int, list[float]] = defaultdict(list)
     owned: dict[int, int] = defaultdict(int)
     for s in segments:
@@ -133,16 +142,16 @@ def rank_videos(
         VideoUncertainty(vid, _name(video_names, vid), len(u), sum(u) / len(u), 1.0 - max(u), owned[vid])
         for vid, u in us.items()
     ]
-    ranked.sort(key=lambda r: (-r.mean_uncertainty, -r.n_proposals, r.n_owned, r.video_id))
+    ranked.sort(key=lambda r: (sign * r.mean_uncertainty, -r.n_proposals, r.n_owned, r.video_id))
     return ranked
 
 
 def next_video(
-    segments: Iterable[Any], video_names: Mapping[int, str] | None = None
+    segments: Iterable[Any], video_names: Mapping[int, str] | None = None, *, first: str = "uncertain"
 ) -> VideoUncertainty | None:
     """The video to review next (the first of :func:`rank_videos`), or ``None`` when no video
     has pending proposals."""
-    ranked = rank_videos(segments, video_names)
+    ranked = rank_videos(segments, video_names, first=first)
     return ranked[0] if ranked else None
 
 

@@ -73,3 +73,17 @@ def test_ties_prefer_more_proposals_then_fewer_owned_segments():
         Seg(6, 3, "a", 5, 6, "manual", None),
     ]
     assert [r.video_id for r in rank_videos(segs)] == [2, 3, 1]
+
+
+def test_confident_first_is_the_reverse_order_and_bad_policy_refused():
+    segs = [
+        *[Seg(i, 1, "a", i, i + 1, "predicted", 0.9) for i in range(3)],
+        Seg(10, 1, "a", 10, 11, "predicted", 0.3),  # video 1: mean u 0.25
+        Seg(20, 2, "a", 0, 1, "predicted", 0.5),  # video 2: mean u 0.5
+        Seg(30, 3, "a", 0, 1, "predicted", 0.8),  # video 3: mean u 0.2
+    ]
+    assert [r.video_id for r in rank_videos(segs)] == [2, 1, 3]
+    assert [r.video_id for r in rank_videos(segs, first="confident")] == [3, 1, 2]
+    assert next_video(segs, first="confident").video_id == 3
+    with pytest.raises(ValueError, match="first must be one of"):
+        rank_videos(segs, first="longest")

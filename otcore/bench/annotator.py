@@ -10,6 +10,14 @@ most to the least confident (the Review page's order within a video) and, for ea
   than ``boundary_tol`` seconds from :math:`g^\star`'s is **corrected** (moved onto it);
 * otherwise it is **rejected**.
 
+Boundary tolerance. A person does not move a boundary that already lies within the resolution of
+the timeline: the app's features (and the playhead's keyboard step on the Review page) come one per
+feature step, ``1 / fps`` of the project's features, so a boundary that is one step or less off is as
+right as the person can see it. The loop uses that tolerance (``boundary_tol = 1 / fps`` seconds,
+:class:`otcore.bench.loop.LoopConfig` ``boundary_steps = 1``) and also reports the effort at
+tolerance 0 (every boundary not exactly on the truth is corrected) from the same run: tolerance
+changes only what a correction costs, never which proposal is accepted.
+
 Every true segment that no proposal matched is **marked** by hand. The result is the exact set of
 segments the person ends with: the ground truth (accepted and corrected proposals become
 :math:`g^\star`).
@@ -63,11 +71,18 @@ class ReviewOutcome:
     marked: tuple[Segment, ...]
     corrected_boundaries: int
 
-    def cost(self, model: CostModel) -> float:
-        """Interactions spent on this video."""
+    def corrections(self, boundary_tol: float) -> int:
+        """How many boundaries of accepted proposals lie more than ``boundary_tol`` seconds from the
+        matched true segment's (``corrected_boundaries`` at another tolerance)."""
+        return sum(_n_off(p, g, boundary_tol) for p, g in self.accepted)
+
+    def cost(self, model: CostModel, boundary_tol: float | None = None) -> float:
+        """Interactions spent on this video (corrections counted at ``boundary_tol`` seconds when
+        given, else as reviewed)."""
+        n_corr = self.corrected_boundaries if boundary_tol is None else self.corrections(boundary_tol)
         return (
             model.accept * len(self.accepted)
-            + model.correct_boundary * self.corrected_boundaries
+            + model.correct_boundary * n_corr
             + model.reject * len(self.rejected)
             + model.mark * len(self.marked)
         )
@@ -77,6 +92,11 @@ class ReviewOutcome:
         """The segments the video holds after the review: exactly the true segments."""
         out = [g for _, g in self.accepted] + list(self.marked)
         return sorted(out, key=lambda s: (s.start, s.end, s.label))
+
+
+def _n_off(p: Segment, g: Segment, tol: float) -> int:
+    # a hair of slack so that a boundary exactly one step off (t ± 1/fps in floating point) is within
+    return int(abs(p.start - g.start) > tol + 1e-9) + int(abs(p.end - g.end) > tol + 1e-9)
 
 
 def tiou(a: Segment, b: Segment) -> float:
@@ -114,21 +134,28 @@ def review_video(
         if best is not None and best_iou >= threshold:
             free.remove(best)
             accepted.append((p, best))
-            corrected += int(abs(p.start - best.start) > boundary_tol) + int(
-                abs(p.end - best.end) > boundary_tol
-            )
+            corrected += _n_off(p, best, boundary_tol)
         else:
             rejected.append(p)
     return ReviewOutcome(tuple(accepted), tuple(rejected), tuple(free), corrected)
 
 
-def effort_ratio(outcomes: Sequence[ReviewOutcome], n_initial_marks: int, model: CostModel) -> float:
+def effort_ratio(
+    outcomes: Sequence[ReviewOutcome],
+    n_initial_marks: int,
+    model: CostModel,
+    boundary_tol: Sequence[float] | None = None,
+) -> float:
     """Effort of the whole collection over the all-manual effort.
 
     ``n_initial_marks`` are the marks made before the first proposal (the K shots per label);
-    all-manual effort is ``mark`` × (those + every true segment of the reviewed videos)."""
+    all-manual effort is ``mark`` × (those + every true segment of the reviewed videos).
+    ``boundary_tol`` (seconds, one per outcome) recounts the corrections at that tolerance."""
+    if boundary_tol is not None and len(boundary_tol) != len(outcomes):
+        raise ValueError("boundary_tol needs one tolerance per outcome")
     n_true = n_initial_marks + sum(len(o.accepted) + len(o.marked) for o in outcomes)
     if n_true == 0:
         raise ValueError("no true segments: the effort ratio is undefined")
-    spent = model.mark * n_initial_marks + sum(o.cost(model) for o in outcomes)
+    tols: Sequence[float | None] = list(boundary_tol) if boundary_tol is not None else [None] * len(outcomes)
+    spent = model.mark * n_initial_marks + sum(o.cost(model, t) for o, t in zip(outcomes, tols))
     return spent / (model.mark * n_true)

@@ -69,3 +69,23 @@ def test_bad_settings_are_refused() -> None:
         review_video([], [], threshold=0.0)
     with pytest.raises(ValueError, match="undefined"):
         effort_ratio([], 0, CostModel())
+
+
+def test_boundary_tolerance_counts_only_boundaries_beyond_it() -> None:
+    truth = [S("a", 0, 10), S("b", 20, 30)]
+    props = [S("a", 1, 10, 0.9), S("b", 22, 29, 0.8)]  # a: start 1 s off; b: 2 s and 1 s off
+    exact = review_video(props, truth)
+    assert exact.corrected_boundaries == 3
+    one = review_video(props, truth, boundary_tol=1.0)  # one step at 1 fps
+    assert one.corrected_boundaries == 1  # only b's start (2 s off) is moved
+    assert [g for _, g in one.accepted] == [g for _, g in exact.accepted]  # same decisions
+    assert exact.corrections(1.0) == 1 and one.corrections(0.0) == 3
+    m = CostModel()
+    assert one.cost(m) == pytest.approx(2 + 1) and one.cost(m, 0.0) == pytest.approx(2 + 3)
+    assert effort_ratio([exact], 0, m, [1.0]) == pytest.approx(effort_ratio([one], 0, m))
+    assert effort_ratio([one], 0, m, [0.0]) == pytest.approx(5 / 6)
+    # a boundary exactly one step off at 15 fps (floating point) is within the tolerance
+    fine = review_video([S("a", 0, 10 + 1 / 15, 0.5)], [S("a", 0, 10)], boundary_tol=1 / 15)
+    assert fine.corrected_boundaries == 0
+    with pytest.raises(ValueError, match="one tolerance per outcome"):
+        effort_ratio([one], 0, m, [])

@@ -30,7 +30,9 @@ def test_loop_reviews_every_video_and_saves_work(clip_folder: Path) -> None:
     ep = gym_episode(load_clips(clip_folder), shots=2, seed=0, n_target=3)
     n_true = sum(len(v.truth) for v in ep.review)
     out = run_episode(
-        ep, LoopConfig(method="prototype", order="uncertainty", epochs=10, min_score=0.3), seed=0
+        ep,
+        LoopConfig(method="prototype", order="uncertainty", epochs=10, min_score=0.3, retrain_every=2),
+        seed=0,
     )
     assert out.accepted + out.marked == n_true  # every true segment ends accepted or marked
     assert out.accepted > 0 and out.n_initial == 2 * 3
@@ -68,7 +70,7 @@ def test_loop_command_prints_tables_and_last_line(clip_folder: Path, capsys) -> 
     )
     assert code == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert any(line.startswith("prototype: chose min_score=") and "on seeds [1]" in line for line in out)
+    assert any(line.startswith("prototype: chose refine_steps=") and "on seeds [1]" in line for line in out)
     assert any(line.startswith("prototype uncertainty") for line in out)
     last = out[-1]
     assert last.startswith("loop prototype: effort=") and "sequential_order=" in last
