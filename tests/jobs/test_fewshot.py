@@ -13,21 +13,10 @@ from otcore.jobs.worker import execute
 from otcore.service import load_prediction
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
+from tests.jobs.fewshot_data import LAYOUT_A, LAYOUT_B
+from tests.jobs.fewshot_data import features as _features
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, n in layout:
-        x = rng.random((n, 16)).astype(np.float32)
-        if label == "jump":
-            x[:, :4] += 3
-        elif label == "swing":
-            x[:, 4:8] += 3
-        rows.append(x)
-    return np.concatenate(rows)
 
 
 @pytest.fixture()
@@ -39,14 +28,14 @@ def project(settings: Settings, video_with_features):
         settings,
         p.id,
         "a.mp4",
-        _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
+        _features(0, LAYOUT_A),
     )
     b = video_with_features(
         store,
         settings,
         p.id,
         "b.mp4",
-        _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)]),
+        _features(1, LAYOUT_B),
     )
     log = EditLog(store)
     log.add_segment(a.id, "jump", 3.0, 5.0)

@@ -3,7 +3,6 @@ verbose class text), on the tiny text tower: what the prompt learner tokenised i
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from otcore.jobs import queue
@@ -12,23 +11,12 @@ from otcore.jobs.worker import execute
 from otcore.methods import prompts
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
+from tests.jobs.fewshot_data import LAYOUT_A
+from tests.jobs.fewshot_data import features as _features
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SWING = "someone swings a bat and hits the ball"
-
-
-def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, n in layout:
-        x = rng.random((n, 16)).astype(np.float32)
-        if label == "jump":
-            x[:, :4] += 3
-        elif label == "swing":
-            x[:, 4:8] += 3
-        rows.append(x)
-    return np.concatenate(rows)
 
 
 @pytest.fixture()
@@ -53,7 +41,7 @@ def _project(store: Store, settings: Settings, video_with_features) -> int:
         settings,
         p.id,
         "a.mp4",
-        _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
+        _features(0, LAYOUT_A),
     )
     log = EditLog(store)
     log.add_segment(a.id, "jump", 3.0, 5.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from otcore.jobs import queue
@@ -12,21 +11,10 @@ from otcore.methods.refine import refine_segments
 from otcore.service import load_prediction
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
+from tests.jobs.fewshot_data import LAYOUT_A, LAYOUT_B
+from tests.jobs.fewshot_data import features as _features
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, n in layout:
-        x = rng.random((n, 16)).astype(np.float32)
-        if label == "jump":
-            x[:, :4] += 3
-        elif label == "swing":
-            x[:, 4:8] += 3
-        rows.append(x)
-    return np.concatenate(rows)
 
 
 def _run(store: Store, settings: Settings, kind: str, params: dict, pid: int) -> dict:
@@ -46,9 +34,9 @@ def test_predict_job_refines_proposal_boundaries(settings: Settings, video_with_
             settings,
             p.id,
             "a.mp4",
-            _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
+            _features(0, LAYOUT_A),
         )
-        feats_b = _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)])
+        feats_b = _features(1, LAYOUT_B)
         b = video_with_features(store, settings, p.id, "b.mp4", feats_b)
         log = EditLog(store)
         log.add_segment(a.id, "jump", 3.0, 5.0)

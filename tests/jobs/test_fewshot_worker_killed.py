@@ -12,31 +12,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from otcore.jobs import queue
 from otcore.jobs.worker import run_job
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
+from tests.jobs.fewshot_data import LAYOUT_A, LAYOUT_B
+from tests.jobs.fewshot_data import features as _features
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
 
 TRAIN = {"method": "plot-tal", "epochs": 6, "levels": 2}
 ENDLESS = {"method": "plot-tal", "epochs": 1_000_000, "levels": 2}  # killed long before it ends
-
-
-def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, n in layout:
-        x = rng.random((n, 16)).astype(np.float32)
-        if label == "jump":
-            x[:, :4] += 3
-        elif label == "swing":
-            x[:, 4:8] += 3
-        rows.append(x)
-    return np.concatenate(rows)
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -120,14 +108,14 @@ def test_worker_killed_mid_training_changes_nothing_and_keeps_the_proposals(
         settings,
         p.id,
         "a.mp4",
-        _features(0, [(None, 6), ("jump", 4), (None, 6), ("swing", 6), (None, 4)]),
+        _features(0, LAYOUT_A),
     )
     b = video_with_features(
         store,
         settings,
         p.id,
         "b.mp4",
-        _features(1, [(None, 4), ("swing", 5), (None, 6), ("jump", 4), (None, 5)]),
+        _features(1, LAYOUT_B),
     )
     log = EditLog(store)
     log.add_segment(a.id, "jump", 3.0, 5.0)

@@ -18,22 +18,10 @@ from otcore.jobs.worker import run_worker
 from otcore.service import load_prediction
 from otcore.settings import Settings
 from otcore.store import EditLog, Store
+from tests.jobs.fewshot_data import features as _features
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _features(seed: int, layout: list[tuple[str | None, int]]) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for label, n in layout:
-        x = rng.random((n, 16)).astype(np.float32)
-        if label == "jump":
-            x[:, :4] += 3
-        elif label == "swing":
-            x[:, 4:8] += 3
-        rows.append(x)
-    return np.concatenate(rows)
 
 
 @pytest.fixture()
