@@ -196,6 +196,22 @@ def _attach(store: Store, settings: Settings, pid: int, v: LoopVideo, seed: int)
     return int(row.id)
 
 
+def _episode_project(
+    store: Store, settings: Settings, ep: Episode, seed: int, name: str
+) -> tuple[int, EditLog, list[tuple[int, LoopVideo]]]:
+    """A project holding the episode's videos: the marked ones with every true segment as a manual
+    mark (through the edit log), the review ones attached without marks."""
+    from otcore.store import EditLog
+
+    pid = store.create_project(name).id
+    log = EditLog(store)
+    for v in ep.marked:
+        vid = _attach(store, settings, pid, v, seed)
+        for g in v.truth:
+            log.add_segment(vid, g.label, g.start, g.end)
+    return pid, log, [(_attach(store, settings, pid, v, seed), v) for v in ep.review]
+
+
 def _apply(log: EditLog, vid: int, outcome: ReviewOutcome, ids: dict[int, int]) -> None:
     """The person's actions on one video, through the edit log."""
     lg = log
@@ -217,7 +233,7 @@ def run_episode(ep: Episode, config: LoopConfig, seed: int) -> LoopOutcome:
     from otcore.jobs.foreground import run_foreground
     from otcore.review import VIDEO_ORDERS, next_video
     from otcore.settings import Settings
-    from otcore.store import EditLog, Store
+    from otcore.store import Store
 
     if config.order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {config.order!r}")
@@ -230,13 +246,7 @@ def run_episode(ep: Episode, config: LoopConfig, seed: int) -> LoopOutcome:
         settings = Settings(data_dir=root, database_url=f"sqlite:///{(root / 'otstudio.db').as_posix()}")
         store = Store.from_settings(settings)
         try:
-            pid = store.create_project(f"loop-{seed}").id
-            log = EditLog(store)
-            for v in ep.marked:
-                vid = _attach(store, settings, pid, v, seed)
-                for g in v.truth:
-                    log.add_segment(vid, g.label, g.start, g.end)
-            review = [(_attach(store, settings, pid, v, seed), v) for v in ep.review]
+            pid, log, review = _episode_project(store, settings, ep, seed, f"loop-{seed}")
             n_initial = sum(len(v.truth) for v in ep.marked)
             trainings, train_s = 0, 0.0
 
@@ -340,15 +350,7 @@ def static_efforts(
         settings = Settings(data_dir=root, database_url=f"sqlite:///{(root / 'otstudio.db').as_posix()}")
         store = Store.from_settings(settings)
         try:
-            from otcore.store import EditLog
-
-            pid = store.create_project(f"choose-{seed}").id
-            log = EditLog(store)
-            for v in ep.marked:
-                vid = _attach(store, settings, pid, v, seed)
-                for g in v.truth:
-                    log.add_segment(vid, g.label, g.start, g.end)
-            review = [(_attach(store, settings, pid, v, seed), v) for v in ep.review]
+            pid, log, review = _episode_project(store, settings, ep, seed, f"choose-{seed}")
             req = TrainRequest(
                 project_id=pid,
                 method=method,
